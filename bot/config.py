@@ -1,0 +1,116 @@
+"""Settings, read once from the environment (and a `.env` file) by both the web app and the worker.
+
+Without a LINE channel the service runs in simulator mode: credentials are generated once into the
+instance folder, so the web processes and the workers started by `make run` agree on them, and
+every Messaging API call goes to the built-in simulator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+from dotenv import load_dotenv
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LINE_API_DEFAULT = "https://api.line.me"
+
+
+def _instance_dir(env: Mapping[str, str]) -> Path:
+    return Path(env.get("INSTANCE_PATH") or PROJECT_ROOT / "instance").resolve()
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    return float(env.get(name) or default)
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    return int(env.get(name) or default)
+
+
+def _simulator_credentials(instance: Path) -> dict[str, str]:
+    """Credentials shared by every local process; created on first use, never overwritten."""
+    path = instance / "simulator-credentials.json"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        fresh = {
+            "channel_secret": secrets.token_hex(16),
+            "access_token": secrets.token_urlsafe(32),
+            "secret_key": secrets.token_hex(32),
+        }
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(fresh))
+        try:
+            os.link(tmp, path)  # atomic create-if-absent: a racing process keeps the first file
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return json.loads(path.read_text())
+
+
+@dataclass(frozen=True)
+class Config:
+    secret_key: str
+    database_url: str
+    line_channel_secret: str
+    line_channel_access_token: str
+    line_api_base_url: str
+    simulator: bool
+    port: int = 8000
+    instance_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "instance")
+    # LINE says a reply token is "not guaranteed" after about a minute; stay well inside that.
+    reply_token_ttl_seconds: float = 50.0
+    line_connect_timeout: float = 3.05
+    line_read_timeout: float = 10.0
+    # Users waiting longer than this on their turn see LINE's loading animation.
+    loading_after_seconds: float = 1.5
+    max_webhook_bytes: int = 1024 * 1024
+    job_lease_seconds: float = 60.0
+    worker_threads: int = 4
+    worker_poll_seconds: float = 0.2
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
+        if environ is None:
+            load_dotenv(PROJECT_ROOT / ".env")
+            environ = os.environ
+        env = environ
+        instance = _instance_dir(env)
+        port = _int(env, "PORT", 8000)
+        secret = env.get("LINE_CHANNEL_SECRET", "")
+        token = env.get("LINE_CHANNEL_ACCESS_TOKEN", "")
+        simulator = not (secret and token)
+        secret_key = env.get("SECRET_KEY", "")
+        base_url = env.get("LINE_API_BASE_URL", "")
+        if simulator:
+            creds = _simulator_credentials(instance)
+            secret, token = creds["channel_secret"], creds["access_token"]
+            secret_key = secret_key or creds["secret_key"]
+            base_url = base_url or f"http://127.0.0.1:{port}/simulator/line"
+        elif not secret_key:
+            raise RuntimeError("SECRET_KEY must be set when a real LINE channel is configured")
+        return cls(
+            secret_key=secret_key,
+            database_url=env.get("DATABASE_URL") or f"sqlite:///{instance / 'desk.sqlite3'}",
+            line_channel_secret=secret,
+            line_channel_access_token=token,
+            line_api_base_url=(base_url or LINE_API_DEFAULT).rstrip("/"),
+            simulator=simulator,
+            port=port,
+            instance_dir=instance,
+            reply_token_ttl_seconds=_float(env, "REPLY_TOKEN_TTL_SECONDS", 50.0),
+            line_connect_timeout=_float(env, "LINE_CONNECT_TIMEOUT", 3.05),
+            line_read_timeout=_float(env, "LINE_READ_TIMEOUT", 10.0),
+            loading_after_seconds=_float(env, "LOADING_AFTER_SECONDS", 1.5),
+            job_lease_seconds=_float(env, "JOB_LEASE_SECONDS", 60.0),
+            worker_threads=_int(env, "WORKER_THREADS", 4),
+            worker_poll_seconds=_float(env, "WORKER_POLL_SECONDS", 0.2),
+        )
+
+    def but(self, **changes) -> "Config":
+        return replace(self, **changes)

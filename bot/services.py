@@ -1,0 +1,35 @@
+"""What a process needs to do its work, built once per process (web or worker)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.database import Database
+
+from .config import Config
+from .line_api import LineApi
+
+
+@dataclass
+class Services:
+    config: Config
+    db: Database
+    line: LineApi
+
+    @classmethod
+    def create(cls, config: Config, *, pool_size: int = 5) -> "Services":
+        return cls(
+            config=config,
+            db=Database(config.database_url, pool_size=pool_size),
+            line=LineApi(
+                config.line_api_base_url,
+                config.line_channel_access_token,
+                connect_timeout=config.line_connect_timeout,
+                read_timeout=config.line_read_timeout,
+                pool_size=max(4, config.worker_threads),
+            ),
+        )
+
+    def close(self) -> None:
+        self.line.close()
+        self.db.dispose()

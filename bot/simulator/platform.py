@@ -1,0 +1,187 @@
+"""The Messaging API endpoints the bot uses, answered as LINE answers them.
+
+Reply tokens are single-use and expire; a push with an already accepted `X-Line-Retry-Key` gets
+409 with `x-line-accepted-request-id`; more than five messages is a 400; a wrong access token a
+401. Storage is pluggable: `MemoryStore` here (tests), a database store for the simulator page.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
+
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Store(Protocol):
+    def issue_reply_token(self, user_id: str, ttl_seconds: float) -> str: ...
+    def take_reply_token(self, token: str) -> str | None: ...
+    def deliver(self, user_id: str, via: str, messages: list[dict[str, Any]]) -> None: ...
+    def accept_push(self, retry_key: str | None, request_id: str, to: str,
+                    messages: list[dict[str, Any]]) -> str | None: ...
+    def loading(self, user_id: str, seconds: int) -> None: ...
+    def profile(self, user_id: str) -> dict[str, Any] | None: ...
+
+
+@dataclass
+class Answer:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _error(status: int, message: str, request_id: str) -> Answer:
+    return Answer(status, {"message": message}, {"x-line-request-id": request_id})
+
+
+def _messages(body: dict[str, Any]) -> list[dict[str, Any]] | None:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not 1 <= len(messages) <= 5:
+        return None
+    if not all(isinstance(m, dict) and isinstance(m.get("type"), str) for m in messages):
+        return None
+    return messages
+
+
+class MessagingApi:
+    """Dispatch one HTTP request (path below the API host) to LINE's behaviour."""
+
+    def __init__(self, store: Store, access_token: str) -> None:
+        self.store = store
+        self.access_token = access_token
+
+    def handle(self, method: str, path: str, headers: dict[str, str], raw_body: bytes) -> Answer:
+        request_id = str(uuid.uuid4())
+        lowered = {k.lower(): v for k, v in headers.items()}
+        if lowered.get("authorization") != f"Bearer {self.access_token}":
+            return _error(401, "Authentication failed. Confirm that the access token in the authorization "
+                               "header is valid.", request_id)
+        body: dict[str, Any] = {}
+        if method == "POST":
+            try:
+                body = json.loads(raw_body or b"{}")
+            except ValueError:
+                return _error(400, "The request body has 1 error(s)", request_id)
+            if not isinstance(body, dict):
+                return _error(400, "The request body has 1 error(s)", request_id)
+        if method == "POST" and path == "/v2/bot/message/reply":
+            return self._reply(body, lowered, request_id)
+        if method == "POST" and path == "/v2/bot/message/push":
+            return self._push(body, lowered, request_id)
+        if method == "POST" and path == "/v2/bot/chat/loading/start":
+            return self._loading(body, request_id)
+        if method == "GET" and path.startswith("/v2/bot/profile/"):
+            profile = self.store.profile(path.rsplit("/", 1)[-1])
+            if profile is None:
+                return _error(404, "Not found", request_id)
+            return Answer(200, profile, {"x-line-request-id": request_id})
+        return _error(404, "Not found", request_id)
+
+    def _reply(self, body: dict[str, Any], headers: dict[str, str], request_id: str) -> Answer:
+        if "x-line-retry-key" in headers:
+            return _error(400, "The retry key is not supported for this API", request_id)
+        messages = _messages(body)
+        if messages is None:
+            return _error(400, "The request body has 1 error(s)", request_id)
+        user_id = self.store.take_reply_token(str(body.get("replyToken", "")))
+        if user_id is None:
+            return _error(400, "Invalid reply token", request_id)
+        self.store.deliver(user_id, "reply", messages)
+        return Answer(200, {"sentMessages": [{"id": secrets.token_hex(8)} for _ in messages]},
+                      {"x-line-request-id": request_id})
+
+    def _push(self, body: dict[str, Any], headers: dict[str, str], request_id: str) -> Answer:
+        messages = _messages(body)
+        to = body.get("to")
+        if messages is None or not isinstance(to, str) or not to:
+            return _error(400, "The request body has 1 error(s)", request_id)
+        retry_key = headers.get("x-line-retry-key")
+        if retry_key is not None and not UUID_RE.match(retry_key):
+            return _error(400, "The retry key must be a UUID", request_id)
+        accepted = self.store.accept_push(retry_key, request_id, to, messages)
+        if accepted is not None:
+            return Answer(409, {"message": "The retry key is already accepted"},
+                          {"x-line-request-id": request_id, "x-line-accepted-request-id": accepted})
+        return Answer(200, {"sentMessages": [{"id": secrets.token_hex(8)} for _ in messages]},
+                      {"x-line-request-id": request_id})
+
+    def _loading(self, body: dict[str, Any], request_id: str) -> Answer:
+        seconds = body.get("loadingSeconds", 20)
+        chat_id = body.get("chatId")
+        if not isinstance(chat_id, str) or not isinstance(seconds, int) or seconds % 5 or not 5 <= seconds <= 60:
+            return _error(400, "The request body has 1 error(s)", request_id)
+        self.store.loading(chat_id, seconds)
+        return Answer(202, {}, {"x-line-request-id": request_id})
+
+
+@dataclass
+class Delivered:
+    user_id: str
+    via: str
+    message: dict[str, Any]
+    at: datetime
+
+
+class MemoryStore:
+    """The platform's memory for a fake LINE server in tests: thread-safe, inspectable."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.tokens: dict[str, tuple[str, datetime, bool]] = {}
+        self.retry_keys: dict[str, str] = {}
+        self.delivered: list[Delivered] = []
+        self.loadings: list[tuple[str, int]] = []
+        self.profiles: dict[str, dict[str, Any]] = {}
+
+    def issue_reply_token(self, user_id: str, ttl_seconds: float) -> str:
+        token = secrets.token_hex(16)
+        with self._lock:
+            self.tokens[token] = (user_id, now_utc() + timedelta(seconds=ttl_seconds), False)
+        return token
+
+    def expire_reply_tokens(self) -> None:
+        with self._lock:
+            self.tokens = {t: (u, now_utc() - timedelta(seconds=1), used) for t, (u, _, used) in self.tokens.items()}
+
+    def take_reply_token(self, token: str) -> str | None:
+        with self._lock:
+            entry = self.tokens.get(token)
+            if entry is None or entry[2] or entry[1] <= now_utc():
+                return None
+            self.tokens[token] = (entry[0], entry[1], True)
+            return entry[0]
+
+    def deliver(self, user_id: str, via: str, messages: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self.delivered.extend(Delivered(user_id, via, m, now_utc()) for m in messages)
+
+    def accept_push(self, retry_key: str | None, request_id: str, to: str,
+                    messages: list[dict[str, Any]]) -> str | None:
+        with self._lock:
+            if retry_key is not None:
+                if retry_key in self.retry_keys:
+                    return self.retry_keys[retry_key]
+                self.retry_keys[retry_key] = request_id
+            self.delivered.extend(Delivered(to, "push", m, now_utc()) for m in messages)
+        return None
+
+    def loading(self, user_id: str, seconds: int) -> None:
+        with self._lock:
+            self.loadings.append((user_id, seconds))
+
+    def profile(self, user_id: str) -> dict[str, Any] | None:
+        return self.profiles.get(user_id)
+
+    def messages_to(self, user_id: str) -> list[Delivered]:
+        with self._lock:
+            return [d for d in self.delivered if d.user_id == user_id]

@@ -1,0 +1,95 @@
+"""The simulator's platform memory in the database, so every web process sees the same chats."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from models import SimChatEntry, SimPersona, SimReplyToken, SimRetryKey, utcnow
+from models.database import Database
+
+
+class DatabaseStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def issue_reply_token(self, user_id: str, ttl_seconds: float) -> str:
+        token = secrets.token_hex(16)
+        with self.db.transaction() as session:
+            session.add(SimReplyToken(token=token, chat_user_id=user_id,
+                                      expires_at=utcnow() + timedelta(seconds=ttl_seconds)))
+        return token
+
+    def take_reply_token(self, token: str) -> str | None:
+        with self.db.transaction() as session:
+            now = utcnow()
+            taken = session.execute(
+                update(SimReplyToken)
+                .where(SimReplyToken.token == token, SimReplyToken.used_at.is_(None),
+                       SimReplyToken.expires_at > now)
+                .values(used_at=now)
+                .returning(SimReplyToken.chat_user_id)
+            ).scalar()
+        return taken
+
+    def deliver(self, user_id: str, via: str, messages: list[dict[str, Any]]) -> None:
+        with self.db.transaction() as session:
+            session.add_all(SimChatEntry(chat_user_id=user_id, sender="bot", via=via, payload=m) for m in messages)
+
+    def accept_push(self, retry_key: str | None, request_id: str, to: str,
+                    messages: list[dict[str, Any]]) -> str | None:
+        try:
+            with self.db.transaction() as session:
+                if retry_key is not None:
+                    session.add(SimRetryKey(retry_key=retry_key, request_id=request_id))
+                    session.flush()
+                session.add_all(SimChatEntry(chat_user_id=to, sender="bot", via="push", payload=m)
+                                for m in messages)
+        except IntegrityError:
+            with self.db.transaction() as session:
+                return session.get(SimRetryKey, retry_key).request_id
+        return None
+
+    def loading(self, user_id: str, seconds: int) -> None:
+        with self.db.transaction() as session:
+            session.add(SimChatEntry(chat_user_id=user_id, sender="loading", payload={"seconds": seconds}))
+
+    def profile(self, user_id: str) -> dict[str, Any] | None:
+        with self.db.transaction() as session:
+            persona = session.get(SimPersona, user_id)
+            if persona is None:
+                return None
+            return {"userId": persona.chat_user_id, "displayName": persona.display_name, "language": "ja"}
+
+    # What the page needs beyond the platform's own behaviour.
+
+    def record_user_action(self, user_id: str, action: dict[str, Any]) -> None:
+        with self.db.transaction() as session:
+            session.add(SimChatEntry(chat_user_id=user_id, sender="user", payload=action))
+
+    def chat(self, user_id: str, after: int = 0, limit: int = 200) -> list[dict[str, Any]]:
+        with self.db.transaction() as session:
+            rows = session.scalars(
+                select(SimChatEntry)
+                .where(SimChatEntry.chat_user_id == user_id, SimChatEntry.id > after)
+                .order_by(SimChatEntry.id)
+                .limit(limit)
+            ).all()
+            return [{"id": r.id, "sender": r.sender, "via": r.via, "payload": r.payload,
+                     "created_at": r.created_at.isoformat()} for r in rows]
+
+    def personas(self) -> list[dict[str, str]]:
+        with self.db.transaction() as session:
+            rows = session.scalars(select(SimPersona).order_by(SimPersona.created_at, SimPersona.chat_user_id))
+            return [{"user_id": p.chat_user_id, "display_name": p.display_name} for p in rows]
+
+    def add_persona(self, display_name: str, user_id: str | None = None) -> dict[str, str]:
+        user_id = user_id or "U" + secrets.token_hex(16)
+        with self.db.transaction() as session:
+            if session.get(SimPersona, user_id) is None:
+                session.add(SimPersona(chat_user_id=user_id, display_name=display_name[:40]))
+        return {"user_id": user_id, "display_name": display_name[:40]}

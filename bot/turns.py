@@ -1,0 +1,110 @@
+"""One turn: a stored LINE event becomes the bot's answer, logged and queued for delivery.
+
+Everything a turn changes commits in one transaction, together with the mark that the event is
+processed, so a turn retried after a crash never answers twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from linebot.v3.webhooks import Event
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from conversations import skeleton
+from conversations.inputs import Follow, Unfollow
+from conversations.messages import summary
+from handlers import Inbound, translate
+from models import LineUser, MessageLog, OutboundMessage, WebhookEvent, utcnow
+from models.message_log import INBOUND, OUTBOUND
+
+from . import jobs
+from .services import Services
+
+log = logging.getLogger(__name__)
+DELIVER_JOB = "line_deliver"
+
+
+def parse_event(body: dict[str, Any]) -> Any | None:
+    try:
+        return Event.from_dict(body)
+    except Exception:  # an unknown or malformed event is recorded, never answered
+        return None
+
+
+def user_for(session: Session, line_user_id: str) -> LineUser:
+    user = session.scalar(select(LineUser).where(LineUser.line_user_id == line_user_id))
+    if user is None:
+        user = LineUser(line_user_id=line_user_id)
+        session.add(user)
+        session.flush()
+    return user
+
+
+def _waited_too_long(services: Services, event: WebhookEvent) -> bool:
+    return (utcnow() - event.received_at).total_seconds() > services.config.loading_after_seconds
+
+
+def process_event(services: Services, payload: dict[str, Any]) -> None:
+    event_id = payload["event_id"]
+    with services.db.transaction() as session:
+        row = session.get(WebhookEvent, event_id)
+        if row is None or row.processed_at is not None:
+            return
+        event = parse_event(row.body)
+        inbound = translate(event) if event is not None else Inbound(None, row.event_type[:20])
+        source = row.body.get("source") if isinstance(row.body, dict) else None
+        is_user = isinstance(source, dict) and source.get("type") == "user" and row.source_key != "-"
+        line_user_id = row.source_key
+    if is_user and inbound.input is not None and inbound.reply_token and _waited_too_long(services, row):
+        services.line.show_loading(line_user_id, 10)
+
+    with services.db.transaction() as session:
+        # Taking the event decides which worker answers it, should two ever hold it at once.
+        taken = session.execute(
+            update(WebhookEvent)
+            .where(WebhookEvent.id == event_id, WebhookEvent.processed_at.is_(None))
+            .values(processed_at=utcnow())
+        ).rowcount
+        if not taken or not is_user:
+            return
+        user = user_for(session, line_user_id)
+        user.last_seen_at = utcnow()
+        if isinstance(inbound.input, Follow):
+            user.followed_at, user.blocked_at = utcnow(), None
+        elif isinstance(inbound.input, Unfollow):
+            user.blocked_at = utcnow()
+
+        answer = skeleton.respond(inbound.input) if inbound.input is not None else skeleton.Answer()
+        session.add(MessageLog(
+            user_id=user.id, direction=INBOUND, kind=inbound.kind, text=inbound.text,
+            payload=inbound.payload, flow=answer.flow, step=answer.step, event_id=event_id,
+        ))
+        if answer.messages and not user.blocked:
+            queue_answer(session, user, answer, inbound.reply_token, row, services)
+
+
+def queue_answer(session: Session, user: LineUser, answer: skeleton.Answer, reply_token: str | None,
+                 event: WebhookEvent | None, services: Services) -> OutboundMessage:
+    deadline = None
+    if reply_token and event is not None:
+        started = min(filter(None, (event.received_at, event.occurred_at)))
+        deadline = started + timedelta(seconds=services.config.reply_token_ttl_seconds)
+    outbound = OutboundMessage(
+        user_id=user.id, messages=answer.messages, reply_token=reply_token, reply_deadline=deadline,
+        retry_key=str(uuid.uuid4()),
+    )
+    session.add(outbound)
+    session.flush()
+    for message in answer.messages:
+        session.add(MessageLog(
+            user_id=user.id, direction=OUTBOUND, kind=str(message.get("type")), text=summary(message),
+            payload=message, flow=answer.flow, step=answer.step, outbound_id=outbound.id,
+        ))
+    jobs.enqueue(session, DELIVER_JOB, {"outbound_id": outbound.id}, queue_key=f"out:{user.line_user_id}",
+                 max_attempts=12)
+    return outbound

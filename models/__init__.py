@@ -1,0 +1,23 @@
+"""ORM models (SQLAlchemy 2, typed) and their Alembic migrations."""
+
+from .base import Base, utcnow
+from .job import Job
+from .line_user import LineUser
+from .message_log import MessageLog
+from .outbound_message import OutboundMessage
+from .simulator import SimChatEntry, SimPersona, SimReplyToken, SimRetryKey
+from .webhook_event import WebhookEvent
+
+__all__ = [
+    "Base",
+    "Job",
+    "LineUser",
+    "MessageLog",
+    "OutboundMessage",
+    "SimChatEntry",
+    "SimPersona",
+    "SimReplyToken",
+    "SimRetryKey",
+    "WebhookEvent",
+    "utcnow",
+]

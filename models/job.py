@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import BigId, Base, utcnow
+
+PENDING, RUNNING, DONE, DEAD = "pending", "running", "done", "dead"
+ACTIVE = (PENDING, RUNNING)
+
+
+class Job(Base):
+    """A unit of background work, written in the same transaction as the change that needs it.
+
+    Jobs sharing a `queue_key` run one at a time in id order (one user's events, one user's
+    outgoing messages); jobs without one run as soon as a worker is free.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    queue_key: Mapped[str | None] = mapped_column(String(120))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(10), default=PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    max_attempts: Mapped[int] = mapped_column(default=8)
+    run_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_token: Mapped[str | None] = mapped_column(String(36))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        # The claim query scans only live jobs; finished ones never slow it down.
+        Index(
+            "ix_jobs_live_queue",
+            "queue_key",
+            "id",
+            postgresql_where=text("status IN ('pending', 'running')"),
+            sqlite_where=text("status IN ('pending', 'running')"),
+        ),
+        Index(
+            "ix_jobs_live_due",
+            "run_at",
+            postgresql_where=text("status IN ('pending', 'running')"),
+            sqlite_where=text("status IN ('pending', 'running')"),
+        ),
+        Index("ix_jobs_status", "status"),
+    )

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, utcnow
+
+
+class LineUser(Base):
+    """A LINE account that has talked to the bot. Personal details live elsewhere, behind consent."""
+
+    __tablename__ = "line_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line_user_id: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    followed_at: Mapped[datetime | None]
+    # Set while the user has blocked the account: nothing may be pushed to them.
+    blocked_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime | None]
+
+    @property
+    def blocked(self) -> bool:
+        return self.blocked_at is not None

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import BigId, Base, utcnow
+
+INBOUND, OUTBOUND = "in", "out"
+
+
+class MessageLog(Base):
+    """The conversation as the operator console shows it: every message in and out, with its step."""
+
+    __tablename__ = "message_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("line_users.id"))
+    direction: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # follow, unfollow, text, postback, sticker, image, ... for inbound; text, template, flex out.
+    kind: Mapped[str] = mapped_column(String(20))
+    # A readable one-line rendering, for search and the timeline.
+    text: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]]
+    flow: Mapped[str | None] = mapped_column(String(40))
+    step: Mapped[str | None] = mapped_column(String(40))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_events.id"))
+    outbound_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_messages.id"))
+
+    __table_args__ = (Index("ix_message_log_user_time", "user_id", "created_at"),)

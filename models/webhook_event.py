@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import BigId, Base, utcnow
+
+
+class WebhookEvent(Base):
+    """One event exactly as LINE sent it; `event_key` (webhookEventId) makes redeliveries no-ops."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(80), unique=True)
+    event_type: Mapped[str] = mapped_column(String(40))
+    source_key: Mapped[str] = mapped_column(String(100))
+    is_redelivery: Mapped[bool] = mapped_column(default=False)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    occurred_at: Mapped[datetime | None]
+    body: Mapped[dict[str, Any]]
+    processed_at: Mapped[datetime | None]

@@ -1,0 +1,153 @@
+"""Shared fixtures: a fresh migrated database per test (SQLite and PostgreSQL), the fake LINE
+platform, the app and its test client, and an in-process worker."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from sqlalchemy import create_engine, text, update
+
+from bot import create_app
+from bot.config import Config
+from bot.services import Services
+from bot.simulator import events as line_events
+from bot.worker import Worker
+from models import Job, utcnow
+from models.migrate import upgrade
+from tests.support.fake_line import FakeLine
+from tests.support.postgres import Cluster, start_cluster
+
+CHANNEL_SECRET = "test-channel-secret-0123456789ab"
+ACCESS_TOKEN = "test-access-token"
+TEMPLATE_DB = "desk_template"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    cluster = start_cluster()
+    engine = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {TEMPLATE_DB}"))
+    engine.dispose()
+    upgrade(cluster.url(TEMPLATE_DB))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "desk.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> Iterator[str]:
+    if request.param == "sqlite":
+        path = tmp_path / "desk.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}"))
+    yield cluster.url(name)
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture
+def fake_line() -> Iterator[FakeLine]:
+    fake = FakeLine(ACCESS_TOKEN)
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def config(database_url, fake_line, tmp_path) -> Config:
+    return Config(
+        secret_key="test-secret-key",
+        database_url=database_url,
+        line_channel_secret=CHANNEL_SECRET,
+        line_channel_access_token=ACCESS_TOKEN,
+        line_api_base_url=fake_line.url,
+        simulator=False,
+        instance_dir=tmp_path / "instance",
+        line_read_timeout=1.0,
+        job_lease_seconds=30,
+        worker_threads=2,
+        worker_poll_seconds=0.05,
+    )
+
+
+@pytest.fixture
+def app(config):
+    app = create_app(config)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["db"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def services(config) -> Iterator[Services]:
+    services = Services.create(config)
+    yield services
+    services.close()
+
+
+@pytest.fixture
+def worker(services) -> Worker:
+    return Worker(services)
+
+
+@dataclass
+class Line:
+    """Plays the LINE platform's side of a webhook: builds events with real reply tokens, signs, posts."""
+
+    client: Any
+    fake: FakeLine
+    secret: str = CHANNEL_SECRET
+
+    def post(self, *events: dict[str, Any], signature: str | None = None):
+        body = line_events.body(*events)
+        return self.client.post(
+            "/callback", data=body.encode(), content_type="application/json",
+            headers={"X-Line-Signature": signature or line_events.signature(self.secret, body)},
+        )
+
+    def token(self, user_id: str, ttl: float = 60.0) -> str:
+        return self.fake.store.issue_reply_token(user_id, ttl)
+
+    def follow(self, user_id: str) -> dict[str, Any]:
+        return line_events.follow(user_id, self.token(user_id))
+
+    def text(self, user_id: str, said: str) -> dict[str, Any]:
+        return line_events.text(user_id, self.token(user_id), said)
+
+    def received(self, user_id: str) -> list[str]:
+        """What the user saw, as text, in order."""
+        return [d.message.get("text") or d.message.get("altText") for d in self.fake.store.messages_to(user_id)]
+
+
+@pytest.fixture
+def line(client, fake_line) -> Line:
+    return Line(client, fake_line)
+
+
+def make_jobs_due(db) -> None:
+    """Let time pass for retries: every waiting job becomes due now."""
+    with db.transaction() as session:
+        session.execute(update(Job).where(Job.status == "pending").values(run_at=utcnow()))

@@ -1,0 +1,182 @@
+"""The worker answers each event once: by reply while the token is fresh, by push otherwise."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.simulator import events as line_events
+from models import Job, LineUser, MessageLog, OutboundMessage
+from tests.conftest import make_jobs_due
+from tests.support.fake_line import LOADING, PUSH, REPLY
+
+USER = "U3333333333333333333333333333333c"
+
+
+def outbound(db) -> list[OutboundMessage]:
+    with db.transaction() as session:
+        return list(session.scalars(select(OutboundMessage).order_by(OutboundMessage.id)))
+
+
+def test_following_the_account_brings_a_greeting_by_reply(line, worker, fake_line):
+    line.post(line.follow(USER))
+    worker.run_until_idle()
+    received = fake_line.store.messages_to(USER)
+    assert [d.via for d in received] == ["reply"]
+    assert "友だち追加ありがとうございます" in received[0].message["text"]
+
+
+def test_a_text_message_is_answered_once(line, worker):
+    line.post(line.text(USER, "こんにちは"))
+    worker.run_until_idle()
+    assert len(line.received(USER)) == 1
+
+
+def test_a_sticker_gets_the_only_text_and_buttons_answer(line, worker):
+    line.post(line_events.sticker(USER, line.token(USER)))
+    worker.run_until_idle()
+    assert "文字のメッセージとボタン" in line.received(USER)[0]
+
+
+def test_a_redelivered_event_is_answered_only_once(line, worker):
+    event = line.text(USER, "予約")
+    line.post(event)
+    line.post({**event, "deliveryContext": {"isRedelivery": True}})
+    worker.run_until_idle()
+    assert len(line.received(USER)) == 1
+
+
+def test_an_expired_reply_token_falls_back_to_one_push(line, worker, fake_line, services):
+    line.post(line.text(USER, "遅れて届く"))
+    fake_line.store.expire_reply_tokens()
+    worker.run_until_idle()
+    assert [d.via for d in fake_line.store.messages_to(USER)] == ["push"]
+    [sent] = outbound(services.db)
+    assert (sent.status, sent.method) == ("sent", "push")
+    assert fake_line.calls_to(PUSH)[0].headers["X-Line-Retry-Key"] == sent.retry_key
+
+
+def test_a_reply_token_past_our_deadline_is_not_tried(line, worker, fake_line, services):
+    services.config = services.config.but(reply_token_ttl_seconds=0)
+    line.post(line.text(USER, "遅い"))
+    worker.run_until_idle()
+    assert fake_line.calls_to(REPLY) == []
+    assert [d.via for d in fake_line.store.messages_to(USER)] == ["push"]
+
+
+def test_a_push_retried_after_an_unanswered_attempt_is_not_delivered_twice(line, worker, fake_line, services):
+    line.post(line.text(USER, "hi"))
+    fake_line.store.expire_reply_tokens()
+    fake_line.fail_next(PUSH, ("accept_then_stall", 2))  # LINE takes it but the answer comes too late
+    worker.run_until_idle()
+    make_jobs_due(services.db)
+    worker.run_until_idle()
+    pushes = fake_line.calls_to(PUSH)
+    assert [c.status for c in pushes] == [200, 409]
+    assert pushes[0].headers["X-Line-Retry-Key"] == pushes[1].headers["X-Line-Retry-Key"]
+    assert len(fake_line.store.messages_to(USER)) == 1
+    assert outbound(services.db)[0].status == "sent"
+
+
+def test_a_reply_that_got_no_answer_is_not_pushed_again(line, worker, fake_line, services):
+    line.post(line.text(USER, "hi"))
+    fake_line.fail_next(REPLY, ("accept_then_stall", 2))
+    worker.run_until_idle()
+    make_jobs_due(services.db)
+    worker.run_until_idle()
+    assert len(fake_line.store.messages_to(USER)) == 1
+    assert fake_line.calls_to(PUSH) == []
+
+
+def test_a_reply_that_stalled_unprocessed_is_sent_by_the_retry(line, worker, fake_line, services):
+    line.post(line.text(USER, "hi"))
+    fake_line.fail_next(REPLY, ("stall", 1.5))
+    worker.run_until_idle()
+    make_jobs_due(services.db)
+    worker.run_until_idle()
+    assert [d.via for d in fake_line.store.messages_to(USER)] == ["reply"]
+
+
+def test_429_and_500_from_line_are_retried_until_delivered(line, worker, fake_line, services):
+    line.post(line.text(USER, "hi"))
+    fake_line.fail_next(REPLY, 429, 500)
+    worker.run_until_idle()
+    assert fake_line.store.messages_to(USER) == []
+    with services.db.transaction() as session:
+        job = session.scalar(select(Job).where(Job.kind == "line_deliver"))
+        assert job.status == "pending" and job.attempts == 1
+    for _ in range(2):
+        make_jobs_due(services.db)
+        worker.run_until_idle()
+    assert len(fake_line.store.messages_to(USER)) == 1
+    assert [c.status for c in fake_line.calls_to(REPLY)] == [429, 500, 200]
+
+
+def test_a_push_line_refuses_is_recorded_as_failed_and_not_retried(line, worker, fake_line, services):
+    line.post(line.text(USER, "hi"))
+    fake_line.store.expire_reply_tokens()
+    fake_line.fail_next(PUSH, 400)
+    worker.run_until_idle()
+    make_jobs_due(services.db)
+    worker.run_until_idle()
+    assert len(fake_line.calls_to(PUSH)) == 1
+    [sent] = outbound(services.db)
+    assert sent.status == "failed" and "400" in sent.error
+
+
+def test_a_user_who_blocked_the_account_is_not_pushed(line, worker, fake_line, services):
+    line.post(line.follow(USER))
+    line.post(line.text(USER, "hi"))
+    fake_line.store.expire_reply_tokens()
+    line.post(line_events.unfollow(USER))
+    worker.run_until_idle()
+    assert fake_line.calls_to(PUSH) == []
+    with services.db.transaction() as session:
+        user = session.scalar(select(LineUser).where(LineUser.line_user_id == USER))
+        assert user.blocked
+    assert {o.status for o in outbound(services.db)} == {"skipped"}
+
+
+def test_following_again_unblocks_the_user(line, worker, services):
+    line.post(line.follow(USER))
+    line.post(line_events.unfollow(USER))
+    line.post(line_events.follow(USER, line.token(USER), unblocked=True))
+    worker.run_until_idle()
+    with services.db.transaction() as session:
+        assert not session.scalar(select(LineUser).where(LineUser.line_user_id == USER)).blocked
+    assert "おかえりなさい" in line.received(USER)[-1]
+
+
+def test_the_conversation_log_records_both_directions_with_their_step(line, worker, services):
+    line.post(line.follow(USER))
+    line.post(line.text(USER, "相談したいです"))
+    worker.run_until_idle()
+    with services.db.transaction() as session:
+        rows = session.scalars(select(MessageLog).order_by(MessageLog.id)).all()
+        assert [(r.direction, r.kind) for r in rows] == [("in", "follow"), ("out", "text"),
+                                                         ("in", "text"), ("out", "text")]
+        assert rows[2].text == "相談したいです"
+        assert all(r.flow and r.step for r in rows)
+
+
+def test_a_user_kept_waiting_sees_the_loading_animation(line, worker, fake_line, services):
+    services.config = services.config.but(loading_after_seconds=0)
+    line.post(line.text(USER, "hi"))
+    worker.run_until_idle()
+    assert fake_line.store.loadings == [(USER, 10)]
+    assert fake_line.calls_to(LOADING)[0].status == 202
+
+
+def test_a_prompt_turn_shows_no_loading_animation(line, worker, fake_line):
+    line.post(line.text(USER, "hi"))
+    worker.run_until_idle()
+    assert fake_line.store.loadings == []
+
+
+def test_an_unknown_event_type_is_recorded_and_the_queue_moves_on(line, worker, services):
+    strange = {"type": "somethingNew", "timestamp": 1, "source": {"type": "user", "userId": USER},
+               "webhookEventId": "01STRANGE", "deliveryContext": {"isRedelivery": False}}
+    line.post(strange, line.text(USER, "hi"))
+    worker.run_until_idle()
+    assert len(line.received(USER)) == 1
+    with services.db.transaction() as session:
+        assert {j.status for j in session.scalars(select(Job))} == {"done"}
