@@ -38,7 +38,7 @@ def respond(user_input: UserInput) -> Answer:
         case Unfollow():
             return Answer(flow="welcome", step="blocked")
         case Text(text=said):
-            return Answer([m.text("メッセージを受け付けました。ご相談の予約は準備中です。しばらくお待ちください。")],
+            return Answer([m.text(f"「{said[:100]}」を受け付けました。ご相談の予約は準備中です。しばらくお待ちください。")],
                           flow="welcome", step="free_text")
         case Postback():
             return Answer([m.text("選択を受け付けました。")], flow="welcome", step="postback")

@@ -38,6 +38,7 @@ class FakeLine:
         self.store = MemoryStore()
         self.api = MessagingApi(self.store, access_token)
         self.calls: list[Call] = []
+        self.arrivals: list[str] = []  # paths, in the order requests arrived (before any fault)
         self._faults: dict[str, deque] = defaultdict(deque)
         self._lock = threading.Lock()
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
@@ -71,6 +72,7 @@ class FakeLine:
         except ValueError:
             body = {"_raw": raw.decode(errors="replace")}
         headers = {k: v for k, v in request.headers.items()}
+        self.arrivals.append(request.path)
         fault = self._next_fault(request.path)
         if isinstance(fault, tuple) and fault[0] == "stall":
             time.sleep(fault[1])

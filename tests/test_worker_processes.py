@@ -1,0 +1,79 @@
+"""Real worker processes: one user's messages stay in order across workers, and a killed worker loses nothing."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+from sqlalchemy import select
+
+from models import Job
+from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET
+from tests.support.fake_line import REPLY
+from tests.support.processes import kill_tree, service_env, start_worker, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def worker_env(database_url, fake_line, tmp_path):
+    def make(**overrides: str) -> dict[str, str]:
+        return service_env(
+            DATABASE_URL=database_url, LINE_CHANNEL_SECRET=CHANNEL_SECRET,
+            LINE_CHANNEL_ACCESS_TOKEN=ACCESS_TOKEN, LINE_API_BASE_URL=fake_line.url,
+            SECRET_KEY="test", INSTANCE_PATH=str(tmp_path / "instance"), WORKER_POLL_SECONDS="0.05",
+            WORKER_THREADS="4", **overrides,
+        )
+    return make
+
+
+def job_statuses(db) -> set[str]:
+    with db.transaction() as session:
+        return set(session.scalars(select(Job.status)))
+
+
+@pytest.fixture
+def workers():
+    started = []
+    yield started
+    for process in started:
+        kill_tree(process)
+
+
+def test_two_workers_answer_each_users_burst_in_the_order_sent(line, worker_env, workers):
+    users = [f"U{n:032x}" for n in range(1, 6)]
+    workers.extend(start_worker(worker_env()) for _ in range(2))
+    for i in range(20):
+        for user in users:
+            assert line.post(line.text(user, f"m{i:02}")).status_code == 200
+    wait_for(lambda: all(len(line.received(u)) == 20 for u in users), timeout=60)
+    for user in users:
+        said = [text.split("」")[0].lstrip("「") for text in line.received(user)]
+        assert said == [f"m{i:02}" for i in range(20)]
+
+
+def test_a_worker_killed_mid_job_is_replaced_and_the_user_is_answered_once(
+        line, worker_env, workers, fake_line, services):
+    fake_line.fail_next(REPLY, ("stall", 20))
+    first = start_worker(worker_env(JOB_LEASE_SECONDS="2", LINE_READ_TIMEOUT="30"))
+    workers.append(first)
+    user = "U" + "9" * 32
+    line.post(line.text(user, "途中で止まる"))
+    wait_for(lambda: REPLY in fake_line.arrivals, timeout=20)  # the worker is inside its LINE call
+    first.send_signal(signal.SIGKILL)
+    first.wait(5)
+
+    workers.append(start_worker(worker_env(JOB_LEASE_SECONDS="2")))
+    wait_for(lambda: line.received(user), timeout=30)
+    wait_for(lambda: job_statuses(services.db) == {"done"}, timeout=10)
+    assert line.received(user) == ["「途中で止まる」を受け付けました。ご相談の予約は準備中です。しばらくお待ちください。"]
+
+
+def test_a_worker_stops_cleanly_on_sigterm(worker_env, workers):
+    process = start_worker(worker_env())
+    workers.append(process)
+    while b"worker started" not in process.stdout.readline():
+        pass
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(10) == 0
+    assert b"worker stopped" in process.stdout.read()
