@@ -7,9 +7,8 @@ import logging
 from flask import Flask
 from linebot.v3.webhook import WebhookParser
 
-from models.database import Database
-
 from .config import Config
+from .services import Services
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -25,16 +24,19 @@ def create_app(config: Config | None = None) -> Flask:
     if not app.debug and not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    db = Database(config.database_url)
+    services = Services.create(config)
+    db = services.db
     app.extensions["config"] = config
+    app.extensions["services"] = services
     app.extensions["db"] = db
     app.extensions["webhook_parser"] = WebhookParser(config.line_channel_secret)
 
-    from . import health, webhook
+    from . import health, policy_pages, webhook
     from .cli import register_commands
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(policy_pages.bp)
     if config.simulator:
         from .simulator import routes as simulator_routes
         from .simulator.store import DatabaseStore

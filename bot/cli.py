@@ -11,12 +11,6 @@ from flask import Flask, current_app
 
 from models.migrate import upgrade
 
-DEMO_PERSONAS = [
-    ("Udemo00000000000000000000000000001", "佐藤 はるか"),
-    ("Udemo00000000000000000000000000002", "鈴木 ゆうと"),
-    ("Udemo00000000000000000000000000003", "高橋 みお"),
-]
-
 
 def register_commands(app: Flask) -> None:
     @app.cli.command("db-upgrade")
@@ -28,12 +22,10 @@ def register_commands(app: Flask) -> None:
     @app.cli.command("demo-data")
     def demo_data() -> None:
         """Load the demo data; running it again changes nothing."""
-        config = current_app.extensions["config"]
-        if config.simulator:
-            store = current_app.extensions["simulator_store"]
-            for user_id, name in DEMO_PERSONAS:
-                store.add_persona(name, user_id)
-        click.echo("demo data loaded")
+        from .demo import load_demo_data
+
+        added = load_demo_data(current_app.extensions["db"], current_app.extensions.get("simulator_store"))
+        click.echo(f"demo data loaded ({added} added)")
 
     @app.cli.command("serve")
     @click.option("--web-workers", default=2, show_default=True, help="gunicorn worker processes")
@@ -58,6 +50,21 @@ def register_commands(app: Flask) -> None:
         manager.add_process("worker", f"{python} -m bot.worker", env=env)
         manager.loop()
         sys.exit(manager.returncode)
+
+    @app.cli.command("maintenance")
+    @click.argument("state", type=click.Choice(["on", "off"]))
+    @click.option("--notice", default="メンテナンスのため、ご利用いただけません。", help="what users are told")
+    @click.option("--until", default=None, help="expected end, as users should read it (e.g. 12月1日 18:00)")
+    def maintenance(state: str, notice: str, until: str | None) -> None:
+        """Pause the service (every message gets the notice) or resume it."""
+        from models import DeskSetting
+        from models.desk_setting import MAINTENANCE
+
+        with current_app.extensions["db"].transaction() as session:
+            setting = session.get(DeskSetting, MAINTENANCE) or DeskSetting(key=MAINTENANCE, value={})
+            setting.value = {"on": state == "on", "notice": notice, "until": until}
+            session.add(setting)
+        click.echo(f"maintenance mode {state}")
 
     @app.cli.command("jobs")
     def jobs_status() -> None:

@@ -11,10 +11,15 @@ import json
 import os
 import secrets
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import Mapping
 
 from dotenv import load_dotenv
+
+from conversations.desk import DEMO_TOPICS, DeskSettings
+from conversations.policy import POLICY_FOLDER
+from conversations.schedule import BookingRules
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LINE_API_DEFAULT = "https://api.line.me"
@@ -30,6 +35,10 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return int(env.get(name) or default)
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (env.get(name) or "").split(",") if item.strip())
 
 
 def _simulator_credentials(instance: Path) -> dict[str, str]:
@@ -73,6 +82,10 @@ class Config:
     job_lease_seconds: float = 60.0
     worker_threads: int = 4
     worker_poll_seconds: float = 0.2
+    public_base_url: str = "http://127.0.0.1:8000"
+    policy_dir: Path = POLICY_FOLDER
+    # The desk as users meet it: phone, topics, eligibility, booking rules.
+    desk: DeskSettings = field(default_factory=DeskSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
@@ -87,6 +100,7 @@ class Config:
         simulator = not (secret and token)
         secret_key = env.get("SECRET_KEY", "")
         base_url = env.get("LINE_API_BASE_URL", "")
+        public_base_url = (env.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{port}").rstrip("/")
         if simulator:
             creds = _simulator_credentials(instance)
             secret, token = creds["channel_secret"], creds["access_token"]
@@ -110,6 +124,21 @@ class Config:
             job_lease_seconds=_float(env, "JOB_LEASE_SECONDS", 60.0),
             worker_threads=_int(env, "WORKER_THREADS", 4),
             worker_poll_seconds=_float(env, "WORKER_POLL_SECONDS", 0.2),
+            public_base_url=public_base_url,
+            policy_dir=Path(env.get("POLICY_DIR") or POLICY_FOLDER),
+            desk=DeskSettings(
+                phone=env.get("DESK_PHONE") or DeskSettings.phone,
+                phone_hours=env.get("DESK_PHONE_HOURS") or DeskSettings.phone_hours,
+                topics=_list(env, "DESK_TOPICS") or DEMO_TOPICS,
+                age_min=_int(env, "AGE_MIN", DeskSettings.age_min),
+                age_max=_int(env, "AGE_MAX", DeskSettings.age_max),
+                flow_timeout_minutes=_int(env, "FLOW_TIMEOUT_MINUTES", DeskSettings.flow_timeout_minutes),
+                policy_url=f"{public_base_url}/policy",
+                rules=BookingRules(
+                    hold_minutes=_int(env, "HOLD_MINUTES", 15),
+                    extra_closed_days=frozenset(date.fromisoformat(d) for d in _list(env, "CLOSED_DAYS")),
+                ),
+            ),
         )
 
     def but(self, **changes) -> "Config":

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
 
+from conversations.desk import DeskSettings
+from conversations.policy import PolicyDocument, load_policies
+from models import utcnow
 from models.database import Database
 
 from .config import Config
@@ -15,6 +20,10 @@ class Services:
     config: Config
     db: Database
     line: LineApi
+    desk_settings: DeskSettings
+    policies: list[PolicyDocument]
+    # Where "now" comes from for the conversation rules; tests move it.
+    clock: Callable[[], datetime] = field(default=utcnow)
 
     @classmethod
     def create(cls, config: Config, *, pool_size: int = 5) -> "Services":
@@ -28,6 +37,8 @@ class Services:
                 read_timeout=config.line_read_timeout,
                 pool_size=max(4, config.worker_threads),
             ),
+            desk_settings=config.desk,
+            policies=load_policies(config.policy_dir),
         )
 
     def close(self) -> None:

@@ -15,18 +15,21 @@ from linebot.v3.webhooks import Event
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from conversations import skeleton
-from conversations.inputs import Follow, Unfollow
-from conversations.messages import summary
+from conversations.engine import Engine, Turn
+from conversations.flow import State
+from conversations.inputs import Follow, Unfollow, UserInput
+from conversations.messages import Message, summary
 from handlers import Inbound, translate
-from models import LineUser, MessageLog, OutboundMessage, WebhookEvent, utcnow
+from models import ConversationState, LineUser, MessageLog, OutboundMessage, WebhookEvent, utcnow
 from models.message_log import INBOUND, OUTBOUND
 
 from . import jobs
+from .desk import DatabaseDesk
 from .services import Services
 
 log = logging.getLogger(__name__)
 DELIVER_JOB = "line_deliver"
+ENGINE = Engine()
 
 
 def parse_event(body: dict[str, Any]) -> Any | None:
@@ -79,31 +82,59 @@ def process_event(services: Services, payload: dict[str, Any]) -> None:
         elif isinstance(inbound.input, Unfollow):
             user.blocked_at = utcnow()
 
-        answer = skeleton.respond(inbound.input) if inbound.input is not None else skeleton.Answer()
+        if inbound.input is None:
+            session.add(MessageLog(user_id=user.id, direction=INBOUND, kind=inbound.kind, text=inbound.text,
+                                   payload=inbound.payload, event_id=event_id))
+            return
+        before = session.get(ConversationState, user.id)
         session.add(MessageLog(
-            user_id=user.id, direction=INBOUND, kind=inbound.kind, text=inbound.text,
-            payload=inbound.payload, flow=answer.flow, step=answer.step, event_id=event_id,
+            user_id=user.id, direction=INBOUND, kind=inbound.kind, text=inbound.text, payload=inbound.payload,
+            flow=before.flow if before else None, step=before.step if before else None, event_id=event_id,
         ))
-        if answer.messages and not user.blocked:
-            queue_answer(session, user, answer, inbound.reply_token, row, services)
+        turn = converse(session, services, user, inbound.input)
+        if turn.messages and not user.blocked:
+            queue_answer(session, user, turn.messages, turn.flow, turn.step, inbound.reply_token, row, services)
 
 
-def queue_answer(session: Session, user: LineUser, answer: skeleton.Answer, reply_token: str | None,
-                 event: WebhookEvent | None, services: Services) -> OutboundMessage:
+def converse(session: Session, services: Services, user: LineUser, user_input: UserInput) -> Turn:
+    """One turn of the conversation engine over this user's saved state, saving it again."""
+    saved = session.get(ConversationState, user.id)
+    if saved is None:
+        saved = ConversationState(user_id=user.id, answers={}, history=[], reasks=0)
+        session.add(saved)
+    state = State(saved.flow, saved.step, saved.run_id, dict(saved.answers or {}), list(saved.history or []),
+                  saved.reasks or 0, saved.updated_at)
+    desk = DatabaseDesk(session, user, services.desk_settings, services.policies, services.clock)
+    turn = ENGINE.turn(state, user_input, desk)
+    saved.flow, saved.step, saved.run_id = state.flow, state.step, state.run_id
+    saved.answers, saved.history, saved.reasks = state.answers, state.history, state.reasks
+    saved.updated_at = state.updated_at or services.clock()
+    return turn
+
+
+def queue_answer(session: Session, user: LineUser, messages: list[Message], flow: str | None, step: str | None,
+                 reply_token: str | None, event: WebhookEvent | None, services: Services) -> list[OutboundMessage]:
+    """Queue messages for delivery, five to a request as LINE allows, in order."""
+    return [_queue(session, user, messages[i:i + 5], flow, step, reply_token if i == 0 else None, event, services)
+            for i in range(0, len(messages), 5)]
+
+
+def _queue(session: Session, user: LineUser, messages: list[Message], flow: str | None, step: str | None,
+           reply_token: str | None, event: WebhookEvent | None, services: Services) -> OutboundMessage:
     deadline = None
     if reply_token and event is not None:
         started = min(filter(None, (event.received_at, event.occurred_at)))
         deadline = started + timedelta(seconds=services.config.reply_token_ttl_seconds)
     outbound = OutboundMessage(
-        user_id=user.id, messages=answer.messages, reply_token=reply_token, reply_deadline=deadline,
+        user_id=user.id, messages=messages, reply_token=reply_token, reply_deadline=deadline,
         retry_key=str(uuid.uuid4()),
     )
     session.add(outbound)
     session.flush()
-    for message in answer.messages:
+    for message in messages:
         session.add(MessageLog(
             user_id=user.id, direction=OUTBOUND, kind=str(message.get("type")), text=summary(message),
-            payload=message, flow=answer.flow, step=answer.step, outbound_id=outbound.id,
+            payload=message, flow=flow, step=step, outbound_id=outbound.id,
         ))
     jobs.enqueue(session, DELIVER_JOB, {"outbound_id": outbound.id}, queue_key=f"out:{user.line_user_id}",
                  max_attempts=12)

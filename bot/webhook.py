@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from flask import Blueprint, abort, current_app
-from flask import request
+from flask import Blueprint, abort, current_app, request
 from linebot.v3.exceptions import InvalidSignatureError
 from linebot.v3.webhook import WebhookParser
 

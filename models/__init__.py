@@ -1,6 +1,11 @@
 """ORM models (SQLAlchemy 2, typed) and their Alembic migrations."""
 
 from .base import Base, utcnow
+from .booking import Booking
+from .consent import PolicyConsent
+from .conversation_state import ConversationState
+from .counsellor import Counsellor
+from .desk_setting import DeskSetting
 from .job import Job
 from .line_user import LineUser
 from .message_log import MessageLog
@@ -10,6 +15,11 @@ from .webhook_event import WebhookEvent
 
 __all__ = [
     "Base",
+    "Booking",
+    "ConversationState",
+    "Counsellor",
+    "DeskSetting",
+    "PolicyConsent",
     "Job",
     "LineUser",
     "MessageLog",

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import BigId, Base, utcnow
+from .base import Base, BigId, utcnow
 
 PENDING, RUNNING, DONE, DEAD = "pending", "running", "done", "dead"
 ACTIVE = (PENDING, RUNNING)

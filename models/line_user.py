@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, utcnow
@@ -20,6 +20,11 @@ class LineUser(Base):
     # Set while the user has blocked the account: nothing may be pushed to them.
     blocked_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime | None]
+    # Set by the operator after a violation or repeated no-shows: the user may not book.
+    restricted_at: Mapped[datetime | None]
+    restriction_reason: Mapped[str | None] = mapped_column(Text)
+    # Set when a message used words of crisis; the operator sees it flagged.
+    flagged_at: Mapped[datetime | None]
 
     @property
     def blocked(self) -> bool:

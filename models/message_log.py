@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import BigId, Base, utcnow
+from .base import Base, BigId, utcnow
 
 INBOUND, OUTBOUND = "in", "out"
 

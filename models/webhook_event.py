@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import BigId, Base, utcnow
+from .base import Base, BigId, utcnow
 
 
 class WebhookEvent(Base):

@@ -14,11 +14,13 @@ from sqlalchemy import create_engine, text, update
 
 from bot import create_app
 from bot.config import Config
+from bot.demo import load_demo_data
 from bot.services import Services
 from bot.simulator import events as line_events
 from bot.worker import Worker
 from models import Job, utcnow
 from models.migrate import upgrade
+from tests.support.chat import TUESDAY_MORNING, Chat
 from tests.support.fake_line import FakeLine
 from tests.support.postgres import Cluster, start_cluster
 
@@ -93,7 +95,7 @@ def app(config):
     app = create_app(config)
     app.config["TESTING"] = True
     yield app
-    app.extensions["db"].dispose()
+    app.extensions["services"].close()
 
 
 @pytest.fixture
@@ -111,6 +113,13 @@ def services(config) -> Iterator[Services]:
 @pytest.fixture
 def worker(services) -> Worker:
     return Worker(services)
+
+
+@pytest.fixture
+def chat(services) -> Chat:
+    """A new LINE user talking to the desk (with its demo counsellors) on a Tuesday morning."""
+    load_demo_data(services.db)
+    return Chat(services, "U" + "a" * 32, TUESDAY_MORNING)
 
 
 @dataclass

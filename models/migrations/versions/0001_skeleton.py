@@ -6,10 +6,11 @@ Create Date: 2026-11-22 03:25:47.236624
 """
 from typing import Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
-import models.base
+from alembic import op
 from sqlalchemy.dialects import postgresql
+
+import models.base
 
 revision: str = '0001'
 down_revision: Union[str, None] = None

@@ -1,0 +1,44 @@
+"""Demo data for the embedded default: counsellors covering every demo topic, simulated users.
+
+Safe to load again: it adds only what is missing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from models import Counsellor
+from models.database import Database
+
+WEEKDAYS_FULL = {str(day): [["10:00", "12:00"], ["13:00", "18:30"]] for day in range(5)}
+MORNINGS_AND_LATE = {str(day): [["10:00", "12:00"], ["15:00", "18:30"]] for day in range(5)}
+
+DEMO_COUNSELLORS = [
+    ("青木 里美", "aoki.satomi@desk.example.jp", ["キャリア・転職", "職場の悩み・労働条件"], WEEKDAYS_FULL),
+    ("石井 健太", "ishii.kenta@desk.example.jp", ["収入・家計", "その他", "キャリア・転職"], WEEKDAYS_FULL),
+    ("上田 真由", "ueda.mayu@desk.example.jp", ["職場の悩み・労働条件", "収入・家計", "その他"], MORNINGS_AND_LATE),
+]
+
+DEMO_PERSONAS = [
+    ("Udemo00000000000000000000000000001", "佐藤 はるか"),
+    ("Udemo00000000000000000000000000002", "鈴木 ゆうと"),
+    ("Udemo00000000000000000000000000003", "高橋 みお"),
+]
+
+
+def load_demo_data(db: Database, simulator_store=None) -> int:
+    """Add the demo counsellors (and simulator users) that are missing; returns how many were added."""
+    added = 0
+    with db.transaction() as session:
+        known = set(session.scalars(select(Counsellor.email)))
+        for name, email, topics, weekly in DEMO_COUNSELLORS:
+            if email not in known:
+                session.add(Counsellor(name=name, email=email, topics=topics, weekly=weekly, days_off=[]))
+                added += 1
+    if simulator_store is not None:
+        known_users = {p["user_id"] for p in simulator_store.personas()}
+        for user_id, name in DEMO_PERSONAS:
+            if user_id not in known_users:
+                simulator_store.add_persona(name, user_id)
+                added += 1
+    return added

@@ -1,0 +1,104 @@
+"""What the conversation needs from the desk: the port the flows call, and its plain values.
+
+The flows only see this protocol; `bot/desk.py` implements it over the database. Everything here
+is about one user, the one whose turn it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Protocol
+
+from .policy import PolicyDocument
+from .schedule import DEFAULT_RULES, BookingRules
+
+DEMO_TOPICS = ("キャリア・転職", "収入・家計", "職場の悩み・労働条件", "その他")
+DEMO_HOTLINES = (
+    "いのちの電話（ナビダイヤル）0570-783-556",
+    "よりそいホットライン 0120-279-338（24時間・無料）",
+    "こころの健康相談統一ダイヤル 0570-064-556",
+)
+
+
+@dataclass(frozen=True)
+class DeskSettings:
+    desk_name: str = "みらいキャリアポート"
+    phone: str = "043-000-0000"
+    phone_hours: str = "平日10:00〜18:30"
+    topics: tuple[str, ...] = DEMO_TOPICS
+    age_min: int = 15
+    age_max: int = 39
+    consultation_limit: int = 400
+    flow_timeout_minutes: int = 30
+    policy_url: str = "http://127.0.0.1:8000/policy"
+    hotlines: tuple[str, ...] = DEMO_HOTLINES
+    crisis_words: tuple[str, ...] = ("死にたい", "消えたい", "自殺", "しにたい", "きえたい", "死のう", "生きていたくない")
+    rules: BookingRules = field(default_factory=lambda: DEFAULT_RULES)
+
+
+@dataclass(frozen=True)
+class Hold:
+    reference: str
+    slot: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class BookingView:
+    reference: str
+    topic: str
+    slot: datetime
+    self_cancellable: bool
+
+
+@dataclass(frozen=True)
+class BookingDetails:
+    topic: str
+    slot: datetime
+    name: str
+    furigana: str
+    age: int
+    email: str
+    phone: str
+    consultation: str
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    booking: BookingView
+
+
+@dataclass(frozen=True)
+class SlotLost:
+    """The hold ran out and somebody else took the time meanwhile."""
+
+
+@dataclass(frozen=True)
+class LimitReached:
+    active: int
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    notice: str
+    until: str | None
+
+
+class Desk(Protocol):
+    settings: DeskSettings
+
+    def now(self) -> datetime: ...
+    def policy(self) -> PolicyDocument: ...
+    def has_agreed(self, version: str) -> bool: ...
+    def record_consent(self, version: str, agreed: bool) -> None: ...
+    def maintenance(self) -> Maintenance | None: ...
+    def restriction(self) -> str | None: ...
+    def flag_crisis(self) -> None: ...
+    def free_days(self, topic: str) -> list[date]: ...
+    def free_slots(self, topic: str, day: date) -> list[datetime]: ...
+    def hold(self, topic: str, slot: datetime) -> Hold | None: ...
+    def release_hold(self) -> None: ...
+    def confirm(self, details: BookingDetails) -> Confirmed | SlotLost | LimitReached: ...
+    def active_bookings(self) -> list[BookingView]: ...
+    def cancel(self, reference: str) -> BookingView | None: ...

@@ -1,0 +1,223 @@
+"""Runs one turn of a conversation: the user's input and their saved state in, the answer out.
+
+In order, before any step sees the input: words of crisis (hotlines, flagged, the flow waits), a
+block, the pause notice, the inactivity reset, a new friend's greeting, the global commands
+(やめる, 戻る, メニュー, ヘルプ), the menu, and consent to the policy in force. Only then does the
+current step judge the input. Pure Python: the desk behind the `Desk` port does the rest.
+"""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import timedelta
+
+from . import messages as m
+from . import texts
+from .desk import Desk
+from .flow import Advance, Chose, Ctx, Exit, Finish, Flow, Outcome, Reask, Reply, Said, Start, State, Stay
+from .flows import FLOWS
+from .inputs import Follow, Postback, Text, Unfollow, Unsupported, UserInput
+
+REASK_CAP = 3
+
+
+@dataclass
+class Turn:
+    messages: list[m.Message]
+    flow: str | None
+    step: str | None
+
+
+def _norm(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def _menu_intent(user_input: UserInput) -> str | None:
+    if isinstance(user_input, Postback) and user_input.data.startswith("menu:"):
+        return user_input.data
+    if isinstance(user_input, Text):
+        said = _norm(user_input.text)
+        return next((intent for intent, words in texts.MENU_WORDS.items() if said in words), None)
+    return None
+
+
+def _command(user_input: UserInput) -> str | None:
+    if isinstance(user_input, Postback) and user_input.data.startswith("cmd:"):
+        return user_input.data[4:]
+    if not isinstance(user_input, Text):
+        return None
+    said = _norm(user_input.text)
+    for command, words in (("quit", texts.QUIT_WORDS), ("back", texts.BACK_WORDS),
+                           ("menu", texts.MENU_COMMAND_WORDS), ("help", texts.HELP_WORDS)):
+        if said in words:
+            return command
+    return None
+
+
+class Engine:
+    def __init__(self, flows: dict[str, Flow] | None = None) -> None:
+        self.flows = flows or FLOWS
+
+    def turn(self, state: State, user_input: UserInput, desk: Desk) -> Turn:
+        ctx = Ctx(desk, state)
+        messages = self._turn(ctx, user_input)
+        return Turn(messages, state.flow, state.step)
+
+    def _turn(self, ctx: Ctx, user_input: UserInput) -> list[m.Message]:
+        desk, state = ctx.desk, ctx.state
+        now = desk.now()
+        if isinstance(user_input, Text) and any(w in _norm(user_input.text) for w in desk.settings.crisis_words):
+            desk.flag_crisis()
+            state.updated_at = now
+            return texts.crisis(desk.settings)
+        if isinstance(user_input, Unfollow):
+            self._leave(ctx)
+            return []
+        notice = desk.maintenance()
+        if notice is not None:
+            return [texts.paused(notice)]
+
+        said: list[m.Message] = []
+        timeout = timedelta(minutes=desk.settings.flow_timeout_minutes)
+        if state.flow and state.updated_at and now - state.updated_at > timeout:
+            self._leave(ctx)
+            said.append(texts.timed_out(desk.settings.flow_timeout_minutes))
+        state.updated_at = now
+        agreed = desk.has_agreed(desk.policy().version)
+
+        if isinstance(user_input, Follow):
+            self._leave(ctx)
+            said.append(texts.greeting(desk.settings, user_input.unblocked))
+            return said + (texts.with_menu([]) if agreed else self._start(ctx, "consent"))
+        if isinstance(user_input, Unsupported):
+            said.append(texts.unsupported())
+            return said + (self._ask(ctx) if state.flow else [texts.menu()])
+
+        command = _command(user_input)
+        if command is not None:
+            return said + self._command(ctx, command)
+        intent = _menu_intent(user_input)
+        if intent is not None:
+            self._leave(ctx)
+            return said + self._open(ctx, intent, agreed)
+        if not agreed and state.flow != "consent":
+            self._leave(ctx)
+            return said + self._start(ctx, "consent")
+        if state.flow:
+            return said + self._answer(ctx, user_input)
+        if isinstance(user_input, Postback):
+            return said + [texts.stale_choice(), texts.menu()]
+        return said + [texts.menu("ご用件をメニューからお選びください。")]
+
+    # Global commands and the menu
+
+    def _command(self, ctx: Ctx, command: str) -> list[m.Message]:
+        state = ctx.state
+        if not state.flow:
+            return [texts.general_help()] if command == "help" else [texts.menu()]
+        if command == "quit":
+            self._leave(ctx)
+            return texts.with_menu([texts.quit_done()])
+        if command == "menu":
+            self._leave(ctx)
+            return [texts.menu()]
+        if command == "help":
+            return [m.text(self._flow(ctx).step(state.step).help)] + self._ask(ctx)
+        if state.history:  # back
+            state.step = state.history.pop()
+            state.reasks = 0
+            return self._ask(ctx)
+        return [m.text("これより前には戻れません。")] + self._ask(ctx)
+
+    def _open(self, ctx: Ctx, intent: str, agreed: bool) -> list[m.Message]:
+        desk = ctx.desk
+        if intent == texts.BOOK:
+            return self._start(ctx, "booking") if agreed else self._start(ctx, "consent", {"then": "booking"})
+        if intent == texts.MY_BOOKINGS:
+            return self._start(ctx, "my_bookings")
+        if intent == texts.POLICY and not agreed:
+            return self._start(ctx, "consent")
+        if intent == texts.POLICY:
+            policy = desk.policy()
+            return [m.text(f"運用ポリシー（{policy.effective:%Y年%m月%d日}施行）に同意いただいています。\n"
+                           f"全文：{desk.settings.policy_url}/{policy.version}"), texts.menu()]
+        if intent == texts.FAQ:
+            return texts.with_menu([texts.faq(desk.settings)])
+        return [texts.stale_choice(), texts.menu()]
+
+    # Flows
+
+    def _flow(self, ctx: Ctx) -> Flow:
+        return self.flows[ctx.state.flow]
+
+    def _ask(self, ctx: Ctx) -> list[m.Message]:
+        return self._flow(ctx).step(ctx.state.step).ask(ctx)
+
+    def _reset(self, state: State) -> None:
+        state.flow = state.step = state.run_id = None
+        state.answers, state.history, state.reasks = {}, [], 0
+
+    def _leave(self, ctx: Ctx) -> None:
+        if ctx.state.flow:
+            self._flow(ctx).on_leave(ctx)
+        self._reset(ctx.state)
+
+    def _start(self, ctx: Ctx, name: str, answers: dict | None = None) -> list[m.Message]:
+        flow, state = self.flows[name], ctx.state
+        self._reset(state)
+        state.flow, state.step = name, flow.steps[0].name
+        state.run_id, state.answers = secrets.token_hex(3), dict(answers or {})
+        refused = flow.guard(ctx)
+        if refused is not None:
+            return self._apply(ctx, refused)
+        return self._ask(ctx)
+
+    def _answer(self, ctx: Ctx, user_input: UserInput) -> list[m.Message]:
+        state = ctx.state
+        reply: Reply
+        if isinstance(user_input, Postback):
+            run, _, rest = user_input.data.partition("|")
+            step, _, value = rest.partition("|")
+            if run != state.run_id or step != state.step:
+                return [texts.stale_choice()] + self._ask(ctx)
+            reply = Chose(value, dict(user_input.params))
+        else:
+            assert isinstance(user_input, Text)
+            reply = Said(_norm(user_input.text) if len(user_input.text) < 20 else user_input.text)
+        return self._apply(ctx, self._flow(ctx).step(state.step).accept(ctx, reply))
+
+    def _apply(self, ctx: Ctx, outcome: Outcome) -> list[m.Message]:
+        state = ctx.state
+        flow = self._flow(ctx)
+        if isinstance(outcome, Advance):
+            state.answers.update(outcome.updates)
+            state.reasks = 0
+            following = outcome.goto or flow.after(state.step)
+            if following is None:
+                self._reset(state)
+                return texts.with_menu(outcome.say)
+            state.history.append(state.step)
+            state.step = following
+            return outcome.say + self._ask(ctx)
+        if isinstance(outcome, Reask):
+            state.reasks += 1
+            if state.reasks >= REASK_CAP:
+                state.reasks = 0
+                return [m.text(outcome.message), texts.reask_cap(ctx.desk.settings)]
+            step = flow.step(state.step)
+            if step.reask_with_question:
+                return [m.text(outcome.message)] + self._ask(ctx)
+            return [m.text(outcome.message, texts.NAV)]
+        if isinstance(outcome, Stay):
+            return outcome.say + self._ask(ctx)
+        if isinstance(outcome, Finish):
+            self._reset(state)
+            return texts.with_menu(outcome.say)
+        if isinstance(outcome, Exit):
+            self._leave(ctx)
+            return texts.with_menu(outcome.say)
+        if isinstance(outcome, Start):
+            return outcome.say + self._start(ctx, outcome.flow)
+        raise TypeError(f"unknown outcome {outcome!r}")

@@ -1,0 +1,81 @@
+"""予約の確認・キャンセル: the user's active bookings, and self-service cancellation until the day before."""
+
+from __future__ import annotations
+
+from .. import messages as m
+from ..flow import Advance, Chose, Ctx, Finish, Flow, Outcome, Reask, Reply, Step
+from ..schedule import label_slot
+
+
+def _phone_only(ctx: Ctx) -> str:
+    s = ctx.desk.settings
+    return f"当日のキャンセル・変更はお電話（{s.phone}、{s.phone_hours}）でお願いします。"
+
+
+def guard(ctx: Ctx) -> Outcome | None:
+    if not ctx.desk.active_bookings():
+        return Finish([m.text("現在、ご予約はありません。")])
+    return None
+
+
+def ask_which(ctx: Ctx) -> list[m.Message]:
+    bubbles = []
+    for booking in ctx.desk.active_bookings():
+        footer = (
+            [{"type": "button", "style": "secondary", "action": ctx.button("キャンセルする", "list", booking.reference,
+                                                                          "この予約をキャンセルする")}]
+            if booking.self_cancellable
+            else [{"type": "text", "text": _phone_only(ctx), "wrap": True, "size": "xs"}]
+        )
+        bubbles.append({
+            "type": "bubble",
+            "body": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": [
+                {"type": "text", "text": label_slot(booking.slot, ctx.desk.settings.rules), "weight": "bold", "wrap": True},
+                {"type": "text", "text": f"テーマ：{booking.topic}", "size": "sm", "wrap": True},
+                {"type": "text", "text": f"予約番号：{booking.reference}", "size": "xs", "color": "#888888"},
+            ]},
+            "footer": {"type": "box", "layout": "vertical", "contents": footer},
+        })
+    contents = bubbles[0] if len(bubbles) == 1 else {"type": "carousel", "contents": bubbles[:12]}
+    return [m.text("ご予約の内容です。", [m.message_action("メニュー")]), m.flex("ご予約の一覧", contents)]
+
+
+def choose_booking(ctx: Ctx, reply: Reply) -> Outcome:
+    if not isinstance(reply, Chose):
+        return Reask("キャンセルする予約を、ボタンからお選びください。")
+    booking = next((b for b in ctx.desk.active_bookings() if b.reference == reply.value), None)
+    if booking is None:
+        return Finish([m.text("その予約はすでにキャンセルされているか、終了しています。")])
+    if not booking.self_cancellable:
+        return Finish([m.text(_phone_only(ctx))])
+    return Advance({"reference": booking.reference, "label": label_slot(booking.slot, ctx.desk.settings.rules)})
+
+
+def ask_sure(ctx: Ctx) -> list[m.Message]:
+    return [m.confirm("予約のキャンセルの確認", f"{ctx.answers['label']} の予約をキャンセルしますか？",
+                      ctx.button("はい", "sure", "yes", "キャンセルする"),
+                      ctx.button("いいえ", "sure", "no", "キャンセルしない"))]
+
+
+def judge_sure(ctx: Ctx, reply: Reply) -> Outcome:
+    value = reply.value if isinstance(reply, Chose) else {"はい": "yes", "いいえ": "no"}.get(reply.text)
+    if value == "no":
+        return Finish([m.text("キャンセルを取りやめました。ご予約はそのままです。")])
+    if value != "yes":
+        return Reask("「はい」または「いいえ」をお選びください。")
+    cancelled = ctx.desk.cancel(ctx.answers["reference"])
+    if cancelled is None:
+        return Finish([m.text("この予約は、すでにキャンセルできない時期になっています。\n" + _phone_only(ctx))])
+    return Finish([m.text(f"{ctx.answers['label']} の予約をキャンセルしました。またのご利用をお待ちしています。")])
+
+
+MY_BOOKINGS = Flow(
+    name="my_bookings",
+    guard=guard,
+    steps=(
+        Step("list", ask_which, choose_booking, help="キャンセルする予約の「キャンセルする」ボタンを押してください。",
+             reask_with_question=True),
+        Step("sure", ask_sure, judge_sure, help="「はい」でキャンセル、「いいえ」でそのままになります。",
+             reask_with_question=True),
+    ),
+)

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, BigId, utcnow
+
+HELD, CONFIRMED, CANCELLED, EXPIRED, RELEASED = "held", "confirmed", "cancelled", "expired", "released"
+ATTENDED, NO_SHOW = "attended", "no_show"
+# Statuses that occupy the counsellor's slot.
+OCCUPYING = (HELD, CONFIRMED)
+
+
+class Booking(Base):
+    """A consultation slot: held while the user fills in the details, then confirmed or let go."""
+
+    __tablename__ = "bookings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(12), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("line_users.id"), index=True)
+    counsellor_id: Mapped[int] = mapped_column(ForeignKey("counsellors.id"))
+    topic: Mapped[str] = mapped_column(String(40))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(12), default=HELD)
+    hold_expires_at: Mapped[datetime | None]
+    name: Mapped[str | None] = mapped_column(String(80))
+    furigana: Mapped[str | None] = mapped_column(String(80))
+    age: Mapped[int | None]
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    consultation: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    cancelled_by: Mapped[str | None] = mapped_column(String(20))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        # The database itself refuses a second live booking of one counsellor's slot, so two
+        # users tapping the same time at the same moment can never both get it.
+        Index(
+            "uq_bookings_counsellor_slot",
+            "counsellor_id",
+            "starts_at",
+            unique=True,
+            postgresql_where=text("status IN ('held', 'confirmed')"),
+            sqlite_where=text("status IN ('held', 'confirmed')"),
+        ),
+        Index("ix_bookings_starts_at", "starts_at"),
+    )
