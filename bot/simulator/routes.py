@@ -79,10 +79,11 @@ def make_event():
     elif kind == "postback":
         params = {str(k): str(v) for k, v in (data.get("params") or {}).items()}
         event = events.postback(user_id, token, str(data.get("data") or ""), params or None)
-        shown = {"type": "postback", "data": data.get("data"), "params": params,
-                 "display_text": data.get("display_text")}
+        shown = {"type": "postback", "data": str(data.get("data") or ""), "params": params,
+                 "display_text": str(data.get("display_text") or "") or None}
     elif kind == "follow":
-        event, shown = events.follow(user_id, token, unblocked=bool(data.get("unblocked"))), {"type": "follow"}
+        unblocked = bool(data.get("unblocked"))
+        event, shown = events.follow(user_id, token, unblocked=unblocked), {"type": "follow", "unblocked": unblocked}
     elif kind == "unfollow":
         event, shown = events.unfollow(user_id), {"type": "unfollow"}
     else:
