@@ -37,6 +37,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(policy_pages.bp)
+    if config.graph is None:
+        from . import meeting_page
+
+        app.register_blueprint(meeting_page.bp)
     if config.simulator:
         from .simulator import routes as simulator_routes
         from .simulator.store import DatabaseStore

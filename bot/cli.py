@@ -66,6 +66,82 @@ def register_commands(app: Flask) -> None:
             session.add(setting)
         click.echo(f"maintenance mode {state}")
 
+    @app.cli.command("attendance")
+    @click.argument("reference")
+    @click.argument("outcome", type=click.Choice(["attended", "no-show"]))
+    def attendance(reference: str, outcome: str) -> None:
+        """Mark a session attended or a no-show (repeated no-shows restrict the user)."""
+        from models import utcnow
+
+        from .attendance import AttendanceError, mark
+
+        services = current_app.extensions["services"]
+        try:
+            with services.db.transaction() as session:
+                booking = mark(session, services, reference, outcome == "attended", utcnow())
+                click.echo(f"{booking.reference}: {booking.status}")
+        except AttendanceError as e:
+            raise click.ClickException(str(e)) from None
+
+    @app.cli.command("cancel-booking")
+    @click.argument("reference")
+    @click.option("--reason", required=True, help="why the desk cancels (kept with the booking)")
+    def cancel_booking(reference: str, reason: str) -> None:
+        """Cancel a booking for the desk: the Teams invite is withdrawn and the user is told on LINE."""
+        from sqlalchemy import select
+
+        from conversations import notices
+        from models import Booking, LineUser, utcnow
+        from models.booking import CANCELLED, CONFIRMED
+
+        from .handoff import enqueue_cancel
+        from .outbox import queue_answer
+
+        services = current_app.extensions["services"]
+        with services.db.transaction() as session:
+            booking = session.scalar(select(Booking).where(Booking.reference == reference))
+            if booking is None or booking.status != CONFIRMED:
+                raise click.ClickException(f"no confirmed booking {reference}")
+            booking.status, booking.cancelled_at = CANCELLED, utcnow()
+            booking.cancelled_by, booking.cancel_reason = "operator", reason
+            enqueue_cancel(session, booking, "窓口の都合により、このオンライン相談は取り消しとなりました。")
+            user = session.get(LineUser, booking.user_id)
+            queue_answer(session, user, notices.cancelled_by_desk(services.desk_settings, booking.starts_at),
+                         "operator", "cancelled", None, None, services)
+        click.echo(f"{reference}: cancelled")
+
+    @app.cli.command("handoff-retry")
+    @click.argument("reference")
+    def handoff_retry(reference: str) -> None:
+        """Try the Teams handoff of a booking again after it failed."""
+        from sqlalchemy import select
+
+        from models import Booking
+
+        from .handoff import retry_handoff
+
+        with current_app.extensions["db"].transaction() as session:
+            booking = session.scalar(select(Booking).where(Booking.reference == reference))
+            if booking is None or booking.teams_status != "failed":
+                raise click.ClickException(f"booking {reference} has no failed handoff")
+            retry_handoff(session, booking)
+        click.echo(f"{reference}: handoff queued again")
+
+    @app.cli.command("alerts")
+    def alerts() -> None:
+        """Open operator alerts, newest first."""
+        from sqlalchemy import select
+
+        from models import OperatorAlert
+
+        with current_app.extensions["db"].transaction() as session:
+            rows = session.scalars(select(OperatorAlert).where(OperatorAlert.resolved_at.is_(None))
+                                   .order_by(OperatorAlert.id.desc())).all()
+            for alert in rows:
+                click.echo(f"#{alert.id} {alert.created_at:%Y-%m-%d %H:%M} {alert.kind}: {alert.message}")
+            if not rows:
+                click.echo("no open alerts")
+
     @app.cli.command("jobs")
     def jobs_status() -> None:
         """Show the job queue: counts by status and the latest dead jobs."""

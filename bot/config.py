@@ -11,12 +11,13 @@ import json
 import os
 import secrets
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Mapping
 
 from dotenv import load_dotenv
 
+from bot.graph_api import GraphSettings
 from conversations.desk import DEMO_TOPICS, DeskSettings
 from conversations.policy import POLICY_FOLDER
 from conversations.schedule import BookingRules
@@ -39,6 +40,27 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
 
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in (env.get(name) or "").split(",") if item.strip())
+
+
+def _graph(env: Mapping[str, str]) -> GraphSettings | None:
+    names = ("GRAPH_TENANT_ID", "GRAPH_CLIENT_ID", "GRAPH_ORGANIZER")
+    given = [n for n in names if env.get(n)]
+    credential = env.get("GRAPH_CLIENT_SECRET") or env.get("GRAPH_CLIENT_CERTIFICATE_PATH")
+    if not given and not credential:
+        return None
+    if env.get("GRAPH_CLIENT_SECRET") and env.get("GRAPH_CLIENT_CERTIFICATE_PATH"):
+        raise RuntimeError("set GRAPH_CLIENT_SECRET or GRAPH_CLIENT_CERTIFICATE_PATH, not both")
+    if len(given) < len(names) or not credential:
+        missing = [n for n in names if not env.get(n)] + ([] if credential else ["GRAPH_CLIENT_SECRET"])
+        raise RuntimeError(f"Graph is half configured: set {', '.join(missing)} (or unset every GRAPH_ setting)")
+    return GraphSettings(
+        tenant_id=env["GRAPH_TENANT_ID"], client_id=env["GRAPH_CLIENT_ID"], organizer=env["GRAPH_ORGANIZER"],
+        client_secret=env.get("GRAPH_CLIENT_SECRET") or None,
+        certificate_path=env.get("GRAPH_CLIENT_CERTIFICATE_PATH") or None,
+        certificate_thumbprint=env.get("GRAPH_CLIENT_CERTIFICATE_THUMBPRINT") or None,
+        authority=env.get("GRAPH_AUTHORITY") or None,
+        base_url=(env.get("GRAPH_BASE_URL") or "https://graph.microsoft.com/v1.0").rstrip("/"),
+    )
 
 
 def _simulator_credentials(instance: Path) -> dict[str, str]:
@@ -86,6 +108,15 @@ class Config:
     policy_dir: Path = POLICY_FOLDER
     # The desk as users meet it: phone, topics, eligibility, booking rules.
     desk: DeskSettings = field(default_factory=DeskSettings)
+    # Microsoft Graph for Teams meetings; None: the local meeting provider.
+    graph: GraphSettings | None = None
+    graph_invite_user: bool = False
+    graph_retry_window_minutes: int = 120
+    no_show_limit: int = 2
+    no_show_after_minutes: int = 10
+    reminder_day_before: time = time(18, 0)
+    reminder_minutes_before: int = 60
+    scheduler_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
@@ -126,6 +157,13 @@ class Config:
             worker_poll_seconds=_float(env, "WORKER_POLL_SECONDS", 0.2),
             public_base_url=public_base_url,
             policy_dir=Path(env.get("POLICY_DIR") or POLICY_FOLDER),
+            graph=_graph(env),
+            graph_invite_user=(env.get("GRAPH_INVITE_USER_EMAIL") or "").lower() in ("1", "true", "yes", "on"),
+            graph_retry_window_minutes=_int(env, "GRAPH_RETRY_WINDOW_MINUTES", 120),
+            no_show_limit=_int(env, "NO_SHOW_LIMIT", 2),
+            reminder_day_before=time.fromisoformat(env.get("REMINDER_DAY_BEFORE_AT") or "18:00"),
+            reminder_minutes_before=_int(env, "REMINDER_MINUTES_BEFORE", 60),
+            scheduler_seconds=_float(env, "SCHEDULER_SECONDS", 30.0),
             desk=DeskSettings(
                 phone=env.get("DESK_PHONE") or DeskSettings.phone,
                 phone_hours=env.get("DESK_PHONE_HOURS") or DeskSettings.phone_hours,

@@ -30,6 +30,8 @@ from models import Booking, Counsellor, DeskSetting, LineUser, PolicyConsent, ut
 from models.booking import CANCELLED, CONFIRMED, EXPIRED, HELD, RELEASED
 from models.desk_setting import MAINTENANCE
 
+from . import handoff
+
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread on the phone
 
 
@@ -179,6 +181,7 @@ class DatabaseDesk:
         booking.name, booking.furigana, booking.age = details.name, details.furigana, details.age
         booking.email, booking.phone, booking.consultation = details.email, details.phone, details.consultation
         self.session.flush()
+        handoff.enqueue_create(self.session, booking)
         return Confirmed(self._view(booking))
 
     def cancel(self, reference: str) -> BookingView | None:
@@ -186,4 +189,5 @@ class DatabaseDesk:
         if booking is None or not can_self_cancel(booking.starts_at, self.now(), self.settings.rules):
             return None
         booking.status, booking.cancelled_at, booking.cancelled_by = CANCELLED, self.now(), "user"
+        handoff.enqueue_cancel(self.session, booking, "相談者からのキャンセルにより、このオンライン相談は取り消しとなりました。")
         return self._view(booking)

@@ -12,7 +12,9 @@ from models import utcnow
 from models.database import Database
 
 from .config import Config
+from .graph_api import GraphApi
 from .line_api import LineApi
+from .meetings import LocalMeetings
 
 
 @dataclass
@@ -21,15 +23,18 @@ class Services:
     db: Database
     line: LineApi
     desk_settings: DeskSettings
+    meetings: GraphApi | LocalMeetings
     policies: list[PolicyDocument]
     # Where "now" comes from for the conversation rules; tests move it.
     clock: Callable[[], datetime] = field(default=utcnow)
 
     @classmethod
     def create(cls, config: Config, *, pool_size: int = 5) -> "Services":
+        db = Database(config.database_url, pool_size=pool_size)
         return cls(
             config=config,
-            db=Database(config.database_url, pool_size=pool_size),
+            db=db,
+            meetings=GraphApi(config.graph) if config.graph else LocalMeetings(db, config.public_base_url),
             line=LineApi(
                 config.line_api_base_url,
                 config.line_channel_access_token,
@@ -43,4 +48,5 @@ class Services:
 
     def close(self) -> None:
         self.line.close()
+        self.meetings.close()
         self.db.dispose()

@@ -7,8 +7,6 @@ processed, so a turn retried after a crash never answers twice.
 from __future__ import annotations
 
 import logging
-import uuid
-from datetime import timedelta
 from typing import Any
 
 from linebot.v3.webhooks import Event
@@ -18,17 +16,15 @@ from sqlalchemy.orm import Session
 from conversations.engine import Engine, Turn
 from conversations.flow import State
 from conversations.inputs import Follow, Unfollow, UserInput
-from conversations.messages import Message, summary
 from handlers import Inbound, translate
-from models import ConversationState, LineUser, MessageLog, OutboundMessage, WebhookEvent, utcnow
-from models.message_log import INBOUND, OUTBOUND
+from models import ConversationState, LineUser, MessageLog, WebhookEvent, utcnow
+from models.message_log import INBOUND
 
-from . import jobs
 from .desk import DatabaseDesk
+from .outbox import queue_answer
 from .services import Services
 
 log = logging.getLogger(__name__)
-DELIVER_JOB = "line_deliver"
 ENGINE = Engine()
 
 
@@ -110,32 +106,3 @@ def converse(session: Session, services: Services, user: LineUser, user_input: U
     saved.answers, saved.history, saved.reasks = state.answers, state.history, state.reasks
     saved.updated_at = state.updated_at or services.clock()
     return turn
-
-
-def queue_answer(session: Session, user: LineUser, messages: list[Message], flow: str | None, step: str | None,
-                 reply_token: str | None, event: WebhookEvent | None, services: Services) -> list[OutboundMessage]:
-    """Queue messages for delivery, five to a request as LINE allows, in order."""
-    return [_queue(session, user, messages[i:i + 5], flow, step, reply_token if i == 0 else None, event, services)
-            for i in range(0, len(messages), 5)]
-
-
-def _queue(session: Session, user: LineUser, messages: list[Message], flow: str | None, step: str | None,
-           reply_token: str | None, event: WebhookEvent | None, services: Services) -> OutboundMessage:
-    deadline = None
-    if reply_token and event is not None:
-        started = min(filter(None, (event.received_at, event.occurred_at)))
-        deadline = started + timedelta(seconds=services.config.reply_token_ttl_seconds)
-    outbound = OutboundMessage(
-        user_id=user.id, messages=messages, reply_token=reply_token, reply_deadline=deadline,
-        retry_key=str(uuid.uuid4()),
-    )
-    session.add(outbound)
-    session.flush()
-    for message in messages:
-        session.add(MessageLog(
-            user_id=user.id, direction=OUTBOUND, kind=str(message.get("type")), text=summary(message),
-            payload=message, flow=flow, step=step, outbound_id=outbound.id,
-        ))
-    jobs.enqueue(session, DELIVER_JOB, {"outbound_id": outbound.id}, queue_key=f"out:{user.line_user_id}",
-                 max_attempts=12)
-    return outbound

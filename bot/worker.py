@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Callable
 
-from . import delivery, jobs, turns
+from . import delivery, handoff, jobs, outbox, scheduler, turns
 from .config import Config
 from .ingest import EVENT_JOB
 from .services import Services
@@ -24,7 +24,10 @@ Handler = Callable[[Services, dict], None]
 
 HANDLERS: dict[str, Handler] = {
     EVENT_JOB: turns.process_event,
-    turns.DELIVER_JOB: delivery.deliver,
+    outbox.DELIVER_JOB: delivery.deliver,
+    handoff.CREATE: handoff.create_meeting,
+    handoff.CANCEL: handoff.cancel_meeting,
+    handoff.UPDATE: handoff.update_meeting,
 }
 
 
@@ -97,11 +100,19 @@ class Worker:
             if not busy:
                 self.stopping.wait(poll * random.uniform(0.5, 1.5))
 
+    def _schedule(self) -> None:
+        every = self.services.config.scheduler_seconds
+        while not self.stopping.wait(every * random.uniform(0.5, 1.0)):
+            try:
+                scheduler.run_periodic(self.services)
+            except Exception:
+                log.exception("periodic work failed; trying again at the next tick")
+
     def run(self) -> None:
         threads = [
             threading.Thread(target=self._loop, name=f"worker-{i}", daemon=True)
             for i in range(self.services.config.worker_threads)
-        ]
+        ] + [threading.Thread(target=self._schedule, name="scheduler", daemon=True)]
         for t in threads:
             t.start()
         for t in threads:

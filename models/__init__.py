@@ -8,7 +8,9 @@ from .counsellor import Counsellor
 from .desk_setting import DeskSetting
 from .job import Job
 from .line_user import LineUser
+from .local_meeting import LocalMeeting
 from .message_log import MessageLog
+from .operator_alert import OperatorAlert
 from .outbound_message import OutboundMessage
 from .simulator import SimChatEntry, SimPersona, SimReplyToken, SimRetryKey
 from .webhook_event import WebhookEvent
@@ -22,7 +24,9 @@ __all__ = [
     "PolicyConsent",
     "Job",
     "LineUser",
+    "LocalMeeting",
     "MessageLog",
+    "OperatorAlert",
     "OutboundMessage",
     "SimChatEntry",
     "SimPersona",

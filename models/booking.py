@@ -38,6 +38,17 @@ class Booking(Base):
     cancelled_at: Mapped[datetime | None]
     cancelled_by: Mapped[str | None] = mapped_column(String(20))
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # The Teams handoff: none → pending → created (→ cancelled), or failed (the operator retries).
+    teams_status: Mapped[str] = mapped_column(String(12), default="none")
+    # Bumped by an operator's retry, so Graph sees a new transactionId and makes a new event.
+    handoff_generation: Mapped[int] = mapped_column(default=0)
+    graph_event_id: Mapped[str | None] = mapped_column(String(255))
+    join_url: Mapped[str | None] = mapped_column(Text)
+    handoff_error: Mapped[str | None] = mapped_column(Text)
+    join_link_sent_at: Mapped[datetime | None]
+    reminded_day_before_at: Mapped[datetime | None]
+    reminded_hour_before_at: Mapped[datetime | None]
+    attendance_marked_at: Mapped[datetime | None]
 
     __table_args__ = (
         # The database itself refuses a second live booking of one counsellor's slot, so two
@@ -52,3 +63,5 @@ class Booking(Base):
         ),
         Index("ix_bookings_starts_at", "starts_at"),
     )
+
+TEAMS_NONE, TEAMS_PENDING, TEAMS_CREATED, TEAMS_FAILED, TEAMS_CANCELLED = "none", "pending", "created", "failed", "cancelled"

@@ -24,8 +24,8 @@ def free_port() -> int:
 
 def healthy(base: str) -> bool:
     try:
-        return requests.get(f"{base}/healthz", timeout=1).status_code == 200
-    except requests.ConnectionError:
+        return requests.get(f"{base}/healthz", timeout=5).status_code == 200
+    except requests.RequestException:  # not listening yet, or still starting under load
         return False
 
 

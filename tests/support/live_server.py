@@ -24,8 +24,6 @@ from bot.simulator.store import DatabaseStore
 from bot.worker import Worker
 
 
-
-
 class _QuietHandler(WSGIRequestHandler):
     """No access log: the page polls several times a second."""
 

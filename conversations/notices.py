@@ -1,0 +1,57 @@
+"""Messages the desk sends on its own initiative: the Teams link, reminders, and changes to a booking."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from . import messages as m
+from .desk import DeskSettings
+from .flows.booking_cards import PREPARE
+from .schedule import label_slot
+
+
+def join_link(settings: DeskSettings, slot: datetime, topic: str, join_url: str, heading: str) -> m.Message:
+    bubble = {
+        "type": "bubble",
+        "body": {"type": "box", "layout": "vertical", "spacing": "md", "contents": [
+            {"type": "text", "text": heading, "weight": "bold", "wrap": True},
+            {"type": "text", "text": label_slot(slot, settings.rules), "wrap": True},
+            {"type": "text", "text": f"テーマ：{topic}", "size": "sm", "wrap": True},
+            {"type": "separator"},
+            {"type": "text", "text": "ご準備", "size": "sm", "weight": "bold"},
+            {"type": "text", "text": PREPARE, "size": "xs", "wrap": True},
+        ]},
+        "footer": {"type": "box", "layout": "vertical", "contents": [
+            {"type": "button", "style": "primary", "action": m.uri_action("Teamsで参加する", join_url)},
+        ]},
+    }
+    return m.flex(f"{heading} {label_slot(slot, settings.rules)}", bubble)
+
+
+def link_ready(settings: DeskSettings, slot: datetime, topic: str, join_url: str) -> list[m.Message]:
+    return [join_link(settings, slot, topic, join_url, "ご相談の参加用リンクをお送りします"),
+            m.text("当日は開始時刻になりましたら、上の「Teamsで参加する」からご参加ください。")]
+
+
+def link_delayed(settings: DeskSettings, slot: datetime) -> list[m.Message]:
+    return [m.text(f"{label_slot(slot, settings.rules)} のご相談の参加用リンクの準備に時間がかかっています。"
+                   "準備ができしだいお送りします。お急ぎの場合はお電話"
+                   f"（{settings.phone}、{settings.phone_hours}）でお問い合わせください。")]
+
+
+def reminder(settings: DeskSettings, slot: datetime, topic: str, join_url: str | None, when: str) -> list[m.Message]:
+    heading = "明日はご相談の日です" if when == "day_before" else "まもなくご相談の時間です"
+    if join_url:
+        return [join_link(settings, slot, topic, join_url, heading)]
+    return [m.text(f"{heading}\n{label_slot(slot, settings.rules)}\n参加用リンクは準備ができしだいお送りします。")]
+
+
+def cancelled_by_desk(settings: DeskSettings, slot: datetime) -> list[m.Message]:
+    return [m.text(f"{label_slot(slot, settings.rules)} のご予約は、窓口の都合により取り消しとなりました。"
+                   f"申し訳ありません。お問い合わせはお電話（{settings.phone}）までお願いします。")]
+
+
+def restricted_after_no_shows(settings: DeskSettings, count: int) -> list[m.Message]:
+    return [m.text(f"ご予約の時間にご参加いただけないことが{count}回ありました。"
+                   "そのため、LINEからのご予約を一時お受けできなくなっています。"
+                   f"ご相談を希望される場合は、お電話（{settings.phone}、{settings.phone_hours}）でご連絡ください。")]
