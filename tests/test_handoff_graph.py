@@ -192,3 +192,37 @@ def test_after_the_retry_window_the_handoff_fails_visibly_and_the_user_is_told(g
         assert any("お電話" in m.get("text", "") for m in pushed(fake_line, USER))
     finally:
         services.close()
+
+
+@pytest.mark.slow
+def test_a_worker_killed_between_the_graph_call_and_the_line_push_leaves_one_event_and_one_link(
+        chat, desk, microsoft, fake_line, database_url, tmp_path):
+    import signal
+
+    from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET
+    from tests.support.processes import kill_tree, service_env, start_worker
+
+    settings = desk.config.graph
+    env = service_env(
+        DATABASE_URL=database_url, LINE_CHANNEL_SECRET=CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN=ACCESS_TOKEN,
+        LINE_API_BASE_URL=fake_line.url, SECRET_KEY="test", INSTANCE_PATH=str(tmp_path / "instance"),
+        WORKER_POLL_SECONDS="0.05", JOB_LEASE_SECONDS="2", GRAPH_TENANT_ID=settings.tenant_id,
+        GRAPH_CLIENT_ID=settings.client_id, GRAPH_CLIENT_SECRET=settings.client_secret,
+        GRAPH_ORGANIZER=settings.organizer, GRAPH_AUTHORITY=settings.authority, GRAPH_BASE_URL=settings.base_url,
+    )
+    microsoft.graph.fail_next("create", ("accept_then_stall", 30))
+    play(chat, BOOKED)
+    first = start_worker(env)
+    try:
+        wait_for(lambda: microsoft.graph.events, timeout=30)  # Graph made the event; the worker waits on it
+        first.send_signal(signal.SIGKILL)
+        first.wait(5)
+        second = start_worker(env)
+        try:
+            wait_for(lambda: join_buttons(pushed(fake_line, USER)), timeout=30)
+        finally:
+            kill_tree(second)
+    finally:
+        kill_tree(first)
+    assert len(microsoft.graph.live_events()) == 1
+    assert join_buttons(pushed(fake_line, USER)) == [booking(desk).join_url]
