@@ -13,6 +13,8 @@ import threading
 import time
 from typing import Callable
 
+from models import OperatorAlert
+
 from . import delivery, handoff, jobs, outbox, scheduler, turns
 from .config import Config
 from .ingest import EVENT_JOB
@@ -81,6 +83,11 @@ class Worker:
         try:
             with self.services.db.transaction() as session:
                 status = jobs.fail(session, claim, error, delay=delay, final=final)
+                if status == "dead":
+                    session.add(OperatorAlert(
+                        kind="job_dead", booking_id=claim.payload.get("booking_id"),
+                        message=f"Background job #{claim.id} ({claim.kind}) gave up after {claim.attempts} "
+                                f"attempts: {error[:300]}"))
         except jobs.LeaseLost:
             log.warning("job %s failed after its lease was taken over", claim.id)
             return
