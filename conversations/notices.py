@@ -8,6 +8,7 @@ from . import messages as m
 from .desk import DeskSettings
 from .flows.booking_cards import PREPARE
 from .schedule import label_slot
+from .texts import with_menu
 
 
 def join_link(settings: DeskSettings, slot: datetime, topic: str, join_url: str, heading: str) -> m.Message:
@@ -29,14 +30,14 @@ def join_link(settings: DeskSettings, slot: datetime, topic: str, join_url: str,
 
 
 def link_ready(settings: DeskSettings, slot: datetime, topic: str, join_url: str) -> list[m.Message]:
-    return [join_link(settings, slot, topic, join_url, "ご相談の参加用リンクをお送りします"),
-            m.text("当日は開始時刻になりましたら、上の「Teamsで参加する」からご参加ください。")]
+    return with_menu([join_link(settings, slot, topic, join_url, "ご相談の参加用リンクをお送りします"),
+                      m.text("当日は開始時刻になりましたら、上の「Teamsで参加する」からご参加ください。")])
 
 
 def link_delayed(settings: DeskSettings, slot: datetime) -> list[m.Message]:
-    return [m.text(f"{label_slot(slot, settings.rules)} のご相談の参加用リンクの準備に時間がかかっています。"
-                   "準備ができしだいお送りします。お急ぎの場合はお電話"
-                   f"（{settings.phone}、{settings.phone_hours}）でお問い合わせください。")]
+    return with_menu([m.text(f"{label_slot(slot, settings.rules)} のご相談の参加用リンクの準備に時間がかかっています。"
+                             "準備ができしだいお送りします。お急ぎの場合はお電話"
+                             f"（{settings.phone}、{settings.phone_hours}）でお問い合わせください。")])
 
 
 def reminder(settings: DeskSettings, slot: datetime, topic: str, join_url: str | None, when: str) -> list[m.Message]:
@@ -47,8 +48,8 @@ def reminder(settings: DeskSettings, slot: datetime, topic: str, join_url: str |
 
 
 def cancelled_by_desk(settings: DeskSettings, slot: datetime) -> list[m.Message]:
-    return [m.text(f"{label_slot(slot, settings.rules)} のご予約は、窓口の都合により取り消しとなりました。"
-                   f"申し訳ありません。お問い合わせはお電話（{settings.phone}）までお願いします。")]
+    return with_menu([m.text(f"{label_slot(slot, settings.rules)} のご予約は、窓口の都合により取り消しとなりました。"
+                             f"申し訳ありません。お問い合わせはお電話（{settings.phone}）までお願いします。")])
 
 
 def restricted_after_no_shows(settings: DeskSettings, count: int) -> list[m.Message]:
