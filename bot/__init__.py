@@ -56,5 +56,8 @@ def create_app(config: Config | None = None) -> Flask:
             return redirect(url_for("simulator.page"))
         return {"service": "line-consult-desk"}
 
+    from .console import init_console
+
+    init_console(app)  # after every blueprint, so the LINE webhook and simulator API can be exempted from CSRF
     register_commands(app)
     return app

@@ -42,6 +42,15 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in (env.get(name) or "").split(",") if item.strip())
 
 
+def _windows(text: str) -> tuple[tuple[time, time], ...]:
+    """"10:00-12:00,13:00-18:30" into the weekday windows sessions must fit in."""
+    windows = []
+    for part in text.split(","):
+        start, _, end = part.strip().partition("-")
+        windows.append((time.fromisoformat(start.strip()), time.fromisoformat(end.strip())))
+    return tuple(windows)
+
+
 def _graph(env: Mapping[str, str]) -> GraphSettings | None:
     names = ("GRAPH_TENANT_ID", "GRAPH_CLIENT_ID", "GRAPH_ORGANIZER")
     given = [n for n in names if env.get(n)]
@@ -172,7 +181,14 @@ class Config:
                 age_max=_int(env, "AGE_MAX", DeskSettings.age_max),
                 flow_timeout_minutes=_int(env, "FLOW_TIMEOUT_MINUTES", DeskSettings.flow_timeout_minutes),
                 policy_url=f"{public_base_url}/policy",
+                hotlines=tuple(h.strip() for h in (env.get("CRISIS_HOTLINES") or "").split(";") if h.strip())
+                or DeskSettings.hotlines,
                 rules=BookingRules(
+                    session_minutes=_int(env, "SESSION_MINUTES", 30),
+                    windows=_windows(env.get("BOOKING_WINDOWS") or "10:00-12:00,13:00-18:30"),
+                    cutoff_time=time.fromisoformat(env.get("BOOKING_CUTOFF") or "12:00"),
+                    horizon_days=_int(env, "BOOKING_HORIZON_DAYS", 30),
+                    max_active_bookings_per_user=_int(env, "MAX_ACTIVE_BOOKINGS", 1),
                     hold_minutes=_int(env, "HOLD_MINUTES", 15),
                     extra_closed_days=frozenset(date.fromisoformat(d) for d in _list(env, "CLOSED_DAYS")),
                 ),

@@ -1,5 +1,6 @@
 """ORM models (SQLAlchemy 2, typed) and their Alembic migrations."""
 
+from .audit import AuditEntry
 from .base import Base, utcnow
 from .booking import Booking
 from .consent import PolicyConsent
@@ -10,12 +11,15 @@ from .job import Job
 from .line_user import LineUser
 from .local_meeting import LocalMeeting
 from .message_log import MessageLog
+from .operator import Operator
 from .operator_alert import OperatorAlert
 from .outbound_message import OutboundMessage
+from .sign_in_attempt import SignInAttempt
 from .simulator import SimChatEntry, SimPersona, SimReplyToken, SimRetryKey
 from .webhook_event import WebhookEvent
 
 __all__ = [
+    "AuditEntry",
     "Base",
     "Booking",
     "ConversationState",
@@ -26,8 +30,10 @@ __all__ = [
     "LineUser",
     "LocalMeeting",
     "MessageLog",
+    "Operator",
     "OperatorAlert",
     "OutboundMessage",
+    "SignInAttempt",
     "SimChatEntry",
     "SimPersona",
     "SimReplyToken",

@@ -132,3 +132,14 @@ def test_a_closed_or_unknown_date_is_asked_again(chat):
         (send("12/5"), says("12月5日(土)はご予約いただけません"), at("booking", "date")),
         (send("あした"), says("12/1"), at("booking", "date")),
     ])
+
+
+def test_a_topic_or_time_that_is_not_offered_is_asked_again(chat):
+    play(chat, AGREED + [
+        (tap("相談を予約する"),),
+        (send("宇宙旅行"), says("テーマを、ボタンから"), offers("キャリア・転職"), at("booking", "topic")),
+        (tap("その他"),), (tap("12/2(水)"),),
+        (send("9時"), says("時間は", "10:00"), at("booking", "time")),
+        (send("ランチのあと"), at("booking", "time")),
+        (send("13時"), says("13:00〜13:30 を15分間お取り置き"), at("booking", "name")),
+    ])

@@ -226,3 +226,54 @@ def test_a_worker_killed_between_the_graph_call_and_the_line_push_leaves_one_eve
         kill_tree(first)
     assert len(microsoft.graph.live_events()) == 1
     assert join_buttons(pushed(fake_line, USER)) == [booking(desk).join_url]
+
+
+def test_no_more_than_four_graph_calls_are_in_flight_for_the_mailbox(desk, microsoft):
+    import threading
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from bot.handoff import enqueue_create
+    from models import Counsellor, LineUser
+
+    start = datetime(2026, 12, 2, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+    with desk.db.transaction() as session:
+        counsellor = session.scalar(select(Counsellor))
+        for n in range(10):
+            user = LineUser(line_user_id=f"U{n:0>32}")
+            session.add(user)
+            session.flush()
+            booking = Booking(reference=f"LANE-{n:04}", user_id=user.id, counsellor_id=counsellor.id, topic="その他",
+                              starts_at=start + timedelta(minutes=30 * n), ends_at=start + timedelta(minutes=30 * n + 30),
+                              status="confirmed", confirmed_at=TUESDAY_MORNING, name="テスト", email="t@example.jp")
+            session.add(booking)
+            session.flush()
+            enqueue_create(session, booking)
+    microsoft.graph.latency = 0.3
+    worker = Worker(Services.create(desk.config.but(worker_threads=10, worker_poll_seconds=0.02)))
+    running = threading.Thread(target=worker.run)
+    running.start()
+    try:
+        wait_for(lambda: len(microsoft.graph.live_events()) == 10, timeout=30)
+    finally:
+        worker.stop()
+        running.join(10)
+        worker.services.close()
+    assert microsoft.graph.max_in_flight == 4
+
+
+def test_a_changed_time_patches_the_teams_event(chat, desk, microsoft):
+    from datetime import timedelta
+
+    from bot.handoff import enqueue_update
+
+    play(chat, BOOKED)
+    run(desk)
+    with desk.db.transaction() as session:
+        b = session.scalar(select(Booking))
+        b.starts_at, b.ends_at = b.starts_at + timedelta(hours=3), b.ends_at + timedelta(hours=3)
+        enqueue_update(session, b)
+    run(desk)
+    [event] = microsoft.graph.live_events()
+    assert event["start"]["dateTime"].startswith("2026-12-02T13:00")
+    assert len(microsoft.graph.calls_to("patch")) == 1

@@ -73,6 +73,10 @@ class FakeGraph:
         self._faults: dict[str, deque] = defaultdict(deque)
         self._down_until = 0.0
         self._lock = threading.Lock()
+        # Every request takes at least this long (seconds), so concurrency can be observed.
+        self.latency = 0.0
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._http = _HttpsServer(self._wsgi)
         self.ca_path = self._http.ca_path
         self.base_url = f"https://127.0.0.1:{self._http.port}/v1.0"
@@ -135,7 +139,16 @@ class FakeGraph:
         client_request_id = request.headers.get("client-request-id")
         route = self._route(request.method, request.path)
         kind = route.kind if route else "unknown"
-        response = self._answer(request, route, body, request_id, client_request_id)
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.latency:
+                self._http._sleep(self.latency)
+            response = self._answer(request, route, body, request_id, client_request_id)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
         response.headers["request-id"] = request_id
         if client_request_id:
             response.headers["client-request-id"] = client_request_id

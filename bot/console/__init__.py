@@ -1,0 +1,34 @@
+"""The operator console (/console): sign-in (Entra ID or a local password), roles, CSRF protection,
+throttling, idle sign-out and the audit log. Pages add views to `bp` with `@requires(...)` and call
+`audit(...)` for every view of personal data and every change.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from . import sso as _sso  # noqa: F401  (they add their routes to bp)
+from . import views as _views  # noqa: F401
+from .audit import audit
+from .auth import ConsoleSettings, current_operator, public, requires
+from .blueprint import bp
+from .cli import create_operator
+from .sso import SsoSettings
+
+__all__ = ["audit", "bp", "current_operator", "init_console", "public", "requires"]
+
+# Blueprints whose POSTs are machine-to-machine (signed LINE webhooks, the simulator's JSON API).
+CSRF_EXEMPT_BLUEPRINTS = ("webhook", "simulator")
+
+
+def init_console(app: Flask) -> None:
+    """Call once at the end of create_app, after every other blueprint is registered."""
+    app.extensions["console_settings"] = ConsoleSettings.from_env()
+    app.extensions["console_sso"] = SsoSettings.from_env()
+    app.register_blueprint(bp)
+    csrf = app.extensions.get("csrf") or CSRFProtect(app)
+    for name in CSRF_EXEMPT_BLUEPRINTS:
+        if name in app.blueprints:
+            csrf.exempt(app.blueprints[name])
+    app.cli.add_command(create_operator)

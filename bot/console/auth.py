@@ -1,0 +1,173 @@
+"""Who is signed in to the console, and what they may do.
+
+A console session lives in Flask's signed session cookie: the operator's id, their session_version
+and the time of their last request. Every console request reloads the operator, so deactivating
+them or giving them a new password (both bump session_version) ends their sessions at once, and a
+session idle for longer than CONSOLE_IDLE_MINUTES ends at the next request.
+
+Local passwords are argon2id hashes (argon2-cffi's defaults, rehashed when those change).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from functools import wraps
+from typing import Callable, Mapping
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import abort, current_app, flash, g, redirect, request, session, url_for
+
+from models import Operator
+from models.operator import ADMIN, COUNSELLOR, VIEWER
+
+SESSION_OPERATOR, SESSION_VERSION, SESSION_SEEN = "console_operator", "console_version", "console_seen"
+ROLE_LABELS = {ADMIN: "管理者", COUNSELLOR: "相談員", VIEWER: "閲覧者"}
+MAX_PASSWORD = 1024  # longer input is refused before hashing
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    idle_minutes: int = 30
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "ConsoleSettings":
+        env = os.environ if env is None else env
+        minutes = int(env.get("CONSOLE_IDLE_MINUTES") or cls.idle_minutes)
+        if minutes < 1:
+            raise RuntimeError("CONSOLE_IDLE_MINUTES must be at least 1")
+        return cls(idle_minutes=minutes)
+
+
+def settings() -> ConsoleSettings:
+    return current_app.extensions["console_settings"]
+
+
+# -- passwords -----------------------------------------------------------------------------------
+
+_hasher = PasswordHasher()
+_dummy_hash: str | None = None
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def password_matches(operator: Operator | None, password: str) -> bool:
+    """Always spends one hash verification, so an unknown address answers as slowly as a known one."""
+    global _dummy_hash
+    stored = operator.password_hash if operator is not None else None
+    if stored is None or not password or len(password) > MAX_PASSWORD:
+        _dummy_hash = _dummy_hash or _hasher.hash("no password here")
+        _verify(_dummy_hash, password[:MAX_PASSWORD])
+        return False
+    return _verify(stored, password)
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def rehash_if_needed(operator: Operator, password: str) -> None:
+    if operator.password_hash and _hasher.check_needs_rehash(operator.password_hash):
+        operator.password_hash = _hasher.hash(password)
+
+
+def normalise_email(value: str) -> str:
+    return value.strip().lower()[:254]
+
+
+def client_ip() -> str:
+    # Behind a reverse proxy this is the proxy unless the app is wrapped in ProxyFix.
+    return (request.remote_addr or "unknown")[:45]
+
+
+# -- the session ---------------------------------------------------------------------------------
+
+def start_session(operator: Operator) -> None:
+    """A fresh session (no carried-over keys or CSRF token) for a signed-in operator."""
+    session.clear()
+    session[SESSION_OPERATOR] = operator.id
+    session[SESSION_VERSION] = operator.session_version
+    session[SESSION_SEEN] = int(time.time())
+    g.console_operator = operator
+
+
+def end_session() -> None:
+    session.clear()
+    g.console_operator = None
+
+
+def load_operator() -> Operator | None:
+    """The operator of this request's session, or None; ends a revoked or idle session."""
+    from .audit import audit
+
+    operator_id = session.get(SESSION_OPERATOR)
+    if operator_id is None:
+        return None
+    with current_app.extensions["db"].transaction() as db_session:
+        operator = db_session.get(Operator, operator_id)
+    if operator is None or not operator.active or operator.session_version != session.get(SESSION_VERSION):
+        end_session()
+        audit("session_revoked", operator=operator)
+        flash("サインインの有効期限が切れました。もう一度サインインしてください。", "info")
+        return None
+    now = int(time.time())
+    if now - int(session.get(SESSION_SEEN) or 0) > settings().idle_minutes * 60:
+        end_session()
+        audit("sign_out_idle", operator=operator)
+        flash("一定時間操作がなかったため、サインアウトしました。", "info")
+        return None
+    session[SESSION_SEEN] = now
+    return operator
+
+
+def current_operator() -> Operator | None:
+    """The signed-in operator of this console request (None outside a console request)."""
+    return g.get("console_operator")
+
+
+# -- access rules --------------------------------------------------------------------------------
+
+def requires(*roles: str) -> Callable:
+    """Allow a console view to signed-in operators with one of these roles (any role when none given).
+
+    Anonymous visitors go to the sign-in page; an operator without the role gets 403.
+    """
+    unknown = set(roles) - set(ROLE_LABELS)
+    if unknown:
+        raise ValueError(f"unknown console roles: {sorted(unknown)}")
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            operator = current_operator()
+            if operator is None:
+                target = request.full_path.rstrip("?") if request.method == "GET" else None
+                return redirect(url_for("console.login", next=target))
+            if roles and operator.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        guarded.console_roles = roles  # type: ignore[attr-defined]
+        return guarded
+
+    return decorate
+
+
+def public(view: Callable) -> Callable:
+    """Mark a console view as open to anonymous visitors (the sign-in pages only)."""
+    view.console_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def safe_next(value: str | None) -> str | None:
+    """A console path to return to after signing in; anything else (another site) is dropped."""
+    if not value or not value.startswith("/console/") or value.startswith("//") or "\\" in value:
+        return None
+    return value

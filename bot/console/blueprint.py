@@ -1,0 +1,83 @@
+"""The console blueprint and what every console request goes through.
+
+Fail closed: a console view must be marked `@requires(...)` or `@public`, or it answers 403. Every
+response is `no-store` and may not be framed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, g, render_template, request
+from flask_wtf.csrf import CSRFError
+
+from .auth import ROLE_LABELS, current_operator, load_operator
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("console", __name__, url_prefix="/console")
+
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    # same-origin, not no-referrer: Flask-WTF checks the Referer of every HTTPS form post.
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; "
+                               "base-uri 'none'; object-src 'none'",
+}
+
+
+@bp.before_request
+def _authenticate():
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None:
+        return None
+    if not getattr(view, "console_public", False) and getattr(view, "console_roles", None) is None:
+        log.error("console view %s has neither @requires nor @public: refused", request.endpoint)
+        return render_error(403)
+    g.console_operator = load_operator()
+    return None
+
+
+@bp.after_request
+def _headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers[name] = value
+    return response
+
+
+@bp.context_processor
+def _layout():
+    return {
+        "operator": current_operator(),
+        "desk_name": current_app.extensions["services"].desk_settings.desk_name,
+        "role_label": lambda role: ROLE_LABELS.get(role, role),
+    }
+
+
+ERRORS = {
+    400: ("操作を受け付けられませんでした", "画面の有効期限が切れた可能性があります。お手数ですが、もう一度操作してください。"),
+    401: ("サインインが必要です", "サインインしてから、もう一度操作してください。"),
+    403: ("このページは表示できません", "この操作を行う権限がありません。必要な場合は管理者にお問い合わせください。"),
+    404: ("ページが見つかりません", "アドレスをご確認ください。"),
+}
+
+
+def render_error(status: int):
+    title, message = ERRORS.get(status, ERRORS[400])
+    return render_template("console/error.html", title=title, message=message), status
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(error):
+    log.info("console form refused: %s", error.description)
+    return render_error(400)
+
+
+@bp.errorhandler(401)
+@bp.errorhandler(403)
+@bp.errorhandler(404)
+def _http_error(error):
+    return render_error(error.code)

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, utcnow
+
+ADMIN, COUNSELLOR, VIEWER = "admin", "counsellor", "viewer"
+ROLES = (ADMIN, COUNSELLOR, VIEWER)
+
+
+class Operator(Base):
+    """A person who may sign in to the operator console (/console), with one role.
+
+    Rows are never deleted (the audit log refers to them): an operator who leaves is deactivated.
+    """
+
+    __tablename__ = "operators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stored lower-cased; Entra ID sign-ins are matched on it (the preferred_username claim).
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+    role: Mapped[str] = mapped_column(String(12))
+    # An argon2id hash; None for an operator who signs in only through Entra ID.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    # For a counsellor: the counsellor whose bookings (and booked users) they may see.
+    counsellor_id: Mapped[int | None] = mapped_column(ForeignKey("counsellors.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+    # Part of every console session; bumping it (deactivation, new password) ends every session.
+    session_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_sign_in_at: Mapped[datetime | None]
+
+    __table_args__ = (CheckConstraint("role IN ('admin', 'counsellor', 'viewer')", name="role"),)
