@@ -6,7 +6,6 @@ browser download is not used.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any, Callable, Iterator
 
@@ -20,25 +19,11 @@ expect = sync_api.expect
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 WAIT_MS = 5000  # the page polls every 700 ms; a turn takes well under a second
 SCREENSHOT = "/tmp/simulator.png"
 GREETING = "友だち追加ありがとうございます"
 
 expect.set_options(timeout=WAIT_MS)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-test-deps (Debian's chromium package)")
-    playwright = sync_api.sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
-    playwright.stop()
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from bot.graph_api import GraphSettings
 from tests.support.fake_microsoft import FakeMicrosoft
 from tests.support.live_server import LiveServer, live_server
 from tests.support.processes import wait_for
-from tests.test_simulator_browser import browser  # noqa: F401  (the shared Chromium)
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -41,7 +40,7 @@ def live(database_url, tmp_path, microsoft) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def page(browser, live) -> Iterator[Any]:  # noqa: F811
+def page(browser, live) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP", timezone_id="Asia/Tokyo")
     page = context.new_page()
     page.set_default_timeout(8000)
