@@ -14,6 +14,7 @@ from .message_log import MessageLog
 from .operator import Operator
 from .operator_alert import OperatorAlert
 from .outbound_message import OutboundMessage
+from .policy_version import PolicyVersion
 from .sign_in_attempt import SignInAttempt
 from .simulator import SimChatEntry, SimPersona, SimReplyToken, SimRetryKey
 from .webhook_event import WebhookEvent
@@ -33,6 +34,7 @@ __all__ = [
     "Operator",
     "OperatorAlert",
     "OutboundMessage",
+    "PolicyVersion",
     "SignInAttempt",
     "SimChatEntry",
     "SimPersona",

@@ -25,6 +25,8 @@ class LineUser(Base):
     restriction_reason: Mapped[str | None] = mapped_column(Text)
     # Set when a message used words of crisis; the operator sees it flagged.
     flagged_at: Mapped[datetime | None]
+    # Set when the operator erased this user's personal data; the row stays for anonymous counts.
+    erased_at: Mapped[datetime | None]
 
     @property
     def blocked(self) -> bool:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from . import sso as _sso  # noqa: F401  (they add their routes to bp)
-from . import views as _views  # noqa: F401
+# Each module adds its pages to bp.
+from . import audit_log, bookings, conversations, counsellors, policies, settings, sso, statistics, users, views  # noqa: F401
 from .audit import audit
 from .auth import ConsoleSettings, current_operator, public, requires
 from .blueprint import bp

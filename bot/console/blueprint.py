@@ -48,9 +48,33 @@ def _headers(response):
     return response
 
 
+# The console's menu, in order: (endpoint, label, roles that see it). An entry shows only when its
+# page exists and the signed-in operator's role may open it.
+NAVIGATION = (
+    ("console.dashboard", "ホーム", ("admin", "counsellor", "viewer")),
+    ("console.conversations", "会話", ("admin", "counsellor")),
+    ("console.bookings", "予約", ("admin", "counsellor")),
+    ("console.counsellors", "相談員", ("admin",)),
+    ("console.policies", "運営方針", ("admin",)),
+    ("console.users", "利用者", ("admin",)),
+    ("console.statistics", "統計", ("admin", "viewer")),
+    ("console.audit_log", "操作記録", ("admin",)),
+    ("console.settings", "設定", ("admin",)),
+)
+
+
+def navigation() -> list[tuple[str, str]]:
+    operator = current_operator()
+    if operator is None:
+        return []
+    return [(endpoint, label) for endpoint, label, roles in NAVIGATION
+            if operator.role in roles and endpoint in current_app.view_functions]
+
+
 @bp.context_processor
 def _layout():
     return {
+        "navigation": navigation(),
         "operator": current_operator(),
         "desk_name": current_app.extensions["services"].desk_settings.desk_name,
         "role_label": lambda role: ROLE_LABELS.get(role, role),

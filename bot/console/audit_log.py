@@ -1,0 +1,1 @@
+"""The audit log, for admins to read and filter (nobody edits it)."""

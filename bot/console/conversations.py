@@ -1,0 +1,1 @@
+"""Conversations: users with their last activity and step, one user's timeline as a chat, search."""

@@ -1,0 +1,1 @@
+"""Counsellors: add, edit, deactivate; topics, weekly hours and days off."""

@@ -1,0 +1,1 @@
+"""Operating policy: versions, preview, publish a new version, agreement counts."""

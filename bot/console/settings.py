@@ -1,0 +1,1 @@
+"""Settings: maintenance mode with the notice users see."""

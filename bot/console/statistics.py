@@ -1,0 +1,1 @@
+"""Statistics without personal data: charts and a CSV export."""

@@ -1,0 +1,1 @@
+"""Users: restrict and lift a restriction, erase a user's personal data."""
