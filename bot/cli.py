@@ -24,8 +24,15 @@ def register_commands(app: Flask) -> None:
         """Load the demo data; running it again changes nothing."""
         from .demo import load_demo_data
 
-        added = load_demo_data(current_app.extensions["db"], current_app.extensions.get("simulator_store"))
+        from .demo import DEMO_OPERATORS, DEMO_PASSWORD
+
+        simulator = current_app.extensions["config"].simulator
+        added = load_demo_data(current_app.extensions["db"], current_app.extensions.get("simulator_store"),
+                               operators=simulator)
         click.echo(f"demo data loaded ({added} added)")
+        if simulator:
+            click.echo("console demo logins (password " + DEMO_PASSWORD + "): "
+                       + ", ".join(f"{email} ({role})" for email, _, role, _ in DEMO_OPERATORS))
 
     @app.cli.command("serve")
     @click.option("--web-workers", default=2, show_default=True, help="gunicorn worker processes")
@@ -37,7 +44,11 @@ def register_commands(app: Flask) -> None:
         python = shlex.quote(sys.executable)
         env = {**os.environ, "PORT": str(config.port), "PYTHONUNBUFFERED": "1"}
         if config.simulator:
-            click.echo(f"\n  Open http://127.0.0.1:{config.port}/simulator  (LINE simulator)\n")
+            from .demo import DEMO_PASSWORD
+
+            click.echo(f"\n  Open http://127.0.0.1:{config.port}/simulator  (LINE simulator)"
+                       f"\n  Console http://127.0.0.1:{config.port}/console  "
+                       f"admin@desk.example.jp / {DEMO_PASSWORD}\n")
         else:
             click.echo(f"\n  Webhook: http://127.0.0.1:{config.port}/callback  (real LINE channel)\n")
         manager = Manager()

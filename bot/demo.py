@@ -1,4 +1,5 @@
-"""Demo data for the embedded default: counsellors covering every demo topic, simulated users.
+"""Demo data for the embedded default: counsellors covering every demo topic, simulated users, and
+(in simulator mode only) console operators with a published demo password.
 
 Safe to load again: it adds only what is missing.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from models import Counsellor
+from models import Counsellor, Operator
 from models.database import Database
 
 WEEKDAYS_FULL = {str(day): [["10:00", "12:00"], ["13:00", "18:30"]] for day in range(5)}
@@ -26,8 +27,19 @@ DEMO_PERSONAS = [
 ]
 
 
-def load_demo_data(db: Database, simulator_store=None) -> int:
-    """Add the demo counsellors (and simulator users) that are missing; returns how many were added."""
+# The demo console login `make run` prints. Loaded only with the simulator (no real LINE channel),
+# so a published password never reaches a real desk's database.
+DEMO_PASSWORD = "demo-password-2026"
+DEMO_OPERATORS = [
+    ("admin@desk.example.jp", "窓口 管理者", "admin", None),
+    ("aoki.satomi@desk.example.jp", "青木 里美", "counsellor", "aoki.satomi@desk.example.jp"),
+    ("viewer@desk.example.jp", "統計 閲覧者", "viewer", None),
+]
+
+
+def load_demo_data(db: Database, simulator_store=None, *, operators: bool = False) -> int:
+    """Add the demo counsellors (and simulator users, and console operators) that are missing;
+    returns how many were added."""
     added = 0
     with db.transaction() as session:
         known = set(session.scalars(select(Counsellor.email)))
@@ -35,10 +47,29 @@ def load_demo_data(db: Database, simulator_store=None) -> int:
             if email not in known:
                 session.add(Counsellor(name=name, email=email, topics=topics, weekly=weekly, days_off=[]))
                 added += 1
+    if operators:
+        added += _load_demo_operators(db)
     if simulator_store is not None:
         known_users = {p["user_id"] for p in simulator_store.personas()}
         for user_id, name in DEMO_PERSONAS:
             if user_id not in known_users:
                 simulator_store.add_persona(name, user_id)
                 added += 1
+    return added
+
+
+def _load_demo_operators(db: Database) -> int:
+    from .console.auth import hash_password
+
+    added = 0
+    with db.transaction() as session:
+        known = set(session.scalars(select(Operator.email)))
+        for email, name, role, counsellor_email in DEMO_OPERATORS:
+            if email in known:
+                continue
+            counsellor_id = (session.scalar(select(Counsellor.id).where(Counsellor.email == counsellor_email))
+                             if counsellor_email else None)
+            session.add(Operator(email=email, name=name, role=role, counsellor_id=counsellor_id,
+                                 password_hash=hash_password(DEMO_PASSWORD)))
+            added += 1
     return added

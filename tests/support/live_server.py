@@ -76,7 +76,7 @@ def live_server(database_url: str, instance_dir: Path, **config_changes: Any) ->
     ).but(**config_changes)
     app = create_app(config)
     server.app = app
-    load_demo_data(app.extensions["db"], app.extensions["simulator_store"])
+    load_demo_data(app.extensions["db"], app.extensions["simulator_store"], operators=True)
 
     serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                                name="live-server", daemon=True)
