@@ -1,4 +1,8 @@
-"""/policy and /policy/<version>: the operating policy's full text, linked from the consent card."""
+"""/policy and /policy/<version>: the operating policy's full text, linked from the consent card.
+
+The versions are the shipped files plus those published in the console, read per request so a
+publication shows at once on every host.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +10,43 @@ from flask import Blueprint, abort, current_app, render_template
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from conversations.policy import policy_in_force
+from conversations.policy import PolicyDocument, policy_in_force
 from conversations.schedule import to_tokyo
 from models import utcnow
 
 bp = Blueprint("policy", __name__, url_prefix="/policy")
-# Raw HTML in a policy file is shown as text: the page never runs markup from a document.
+# Raw HTML in a policy is shown as text: the page never runs markup from a document.
 _markdown = MarkdownIt("commonmark", {"html": False})
 
 
-def _render(policy):
-    policies = current_app.extensions["services"].policies
+def render_markdown(text: str) -> Markup:
+    """A policy body as HTML; markup typed into the document stays text."""
+    return Markup(_markdown.render(text))
+
+
+def _policies() -> list[PolicyDocument]:
+    services = current_app.extensions["services"]
+    with services.db.transaction() as session:
+        return services.policies_now(session)
+
+
+def _render(policy: PolicyDocument, policies: list[PolicyDocument]):
     current = policy_in_force(policies, to_tokyo(utcnow()).date())
-    return render_template("policy.html", policy=policy, body=Markup(_markdown.render(policy.body_markdown)),
+    return render_template("policy.html", policy=policy, body=render_markdown(policy.body_markdown),
                            current=current, versions=sorted(policies, key=lambda p: p.effective, reverse=True))
 
 
 @bp.get("")
 def current():
-    policies = current_app.extensions["services"].policies
+    policies = _policies()
     policy = policy_in_force(policies, to_tokyo(utcnow()).date()) or policies[0]
-    return _render(policy)
+    return _render(policy, policies)
 
 
 @bp.get("/<version>")
 def version(version: str):
-    policy = next((p for p in current_app.extensions["services"].policies if p.version == version), None)
+    policies = _policies()
+    policy = next((p for p in policies if p.version == version), None)
     if policy is None:
         abort(404)
-    return _render(policy)
+    return _render(policy, policies)

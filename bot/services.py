@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
+from sqlalchemy.orm import Session
+
 from conversations.desk import DeskSettings
 from conversations.policy import PolicyDocument, load_policies
 from models import utcnow
@@ -15,6 +17,7 @@ from .config import Config
 from .graph_api import GraphApi
 from .line_api import LineApi
 from .meetings import LocalMeetings
+from .policy_store import PublishedPolicies
 
 
 @dataclass
@@ -24,9 +27,16 @@ class Services:
     line: LineApi
     desk_settings: DeskSettings
     meetings: GraphApi | LocalMeetings
+    # The shipped policy files (POLICY_DIR), read once per process; `policies_now` adds the
+    # versions published in the console.
     policies: list[PolicyDocument]
     # Where "now" comes from for the conversation rules; tests move it.
     clock: Callable[[], datetime] = field(default=utcnow)
+    published_policies: PublishedPolicies = field(default_factory=PublishedPolicies)
+
+    def policies_now(self, session: Session) -> list[PolicyDocument]:
+        """Every policy version (files and console publications), as of this transaction."""
+        return self.published_policies.with_files(session, self.policies)
 
     @classmethod
     def create(cls, config: Config, *, pool_size: int = 5) -> "Services":

@@ -2,17 +2,23 @@
 
 One file per version, named `<version>.md`, in `conversations/policies/`. A broken file raises
 `PolicyError` at load time: shipping a policy nobody can read must fail the deploy, not a user.
+Versions published from the operator console (database rows, see `bot/policy_store.py`) join the
+files through `merge_policies`.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import yaml
 
+log = logging.getLogger(__name__)
+
 POLICY_FOLDER = Path(__file__).parent / "policies"
+FILE, CONSOLE = "file", "console"
 _FENCE = "---"
 _REQUIRED = ("version", "effective", "title", "summary")
 
@@ -28,6 +34,8 @@ class PolicyDocument:
     title: str
     summary: str
     body_markdown: str
+    # Where the version comes from: a shipped file, or a publication in the operator console.
+    source: str = FILE
 
 
 def _split_front_matter(text: str, source: Path) -> tuple[dict[str, object], str]:
@@ -79,3 +87,23 @@ def policy_in_force(policies: list[PolicyDocument], today: date) -> PolicyDocume
     """The latest policy already in effect on `today`; None before the first one."""
     in_effect = [p for p in policies if p.effective <= today]
     return max(in_effect, key=lambda p: p.effective, default=None)
+
+
+def merge_policies(files: list[PolicyDocument], published: list[PolicyDocument]) -> list[PolicyDocument]:
+    """The shipped files plus the console's publications, oldest effective date first.
+
+    The console refuses a version id or an effective date already taken, but a file added later
+    may still collide with a publication: then the file wins (an operator who ships a file means
+    it) and the publication is left out, with a warning, instead of failing every user's turn.
+    """
+    versions = {p.version for p in files}
+    dates = {p.effective for p in files}
+    merged = list(files)
+    for policy in sorted(published, key=lambda p: (p.effective, p.version)):
+        if policy.version in versions or policy.effective in dates:
+            log.warning("published policy %s collides with another version and is ignored", policy.version)
+            continue
+        versions.add(policy.version)
+        dates.add(policy.effective)
+        merged.append(policy)
+    return sorted(merged, key=lambda p: p.effective)

@@ -19,7 +19,8 @@ class PolicyVersion(Base):
     __tablename__ = "policy_versions"
 
     version: Mapped[str] = mapped_column(String(40), primary_key=True)
-    effective: Mapped[date]
+    # Two versions in force from one day would leave "the version in force" undecided.
+    effective: Mapped[date] = mapped_column(unique=True)
     title: Mapped[str] = mapped_column(String(200))
     summary: Mapped[str] = mapped_column(Text)
     body_markdown: Mapped[str] = mapped_column(Text)
