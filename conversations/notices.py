@@ -56,3 +56,15 @@ def restricted_after_no_shows(settings: DeskSettings, count: int) -> list[m.Mess
     return [m.text(f"ご予約の時間にご参加いただけないことが{count}回ありました。"
                    "そのため、LINEからのご予約を一時お受けできなくなっています。"
                    f"ご相談を希望される場合は、お電話（{settings.phone}、{settings.phone_hours}）でご連絡ください。")]
+
+
+def restricted_by_desk(settings: DeskSettings) -> list[m.Message]:
+    """An operator restricted booking. The operator's reason is internal and is not quoted."""
+    return [m.text("窓口の判断により、LINEからのご予約を一時お受けできなくなりました。"
+                   "ご不便をおかけして申し訳ありません。"
+                   f"ご相談やお問い合わせは、お電話（{settings.phone}、{settings.phone_hours}）でお受けしています。")]
+
+
+def restriction_lifted(settings: DeskSettings) -> list[m.Message]:
+    return with_menu([m.text("LINEからのご予約を、再びお受けできるようになりました。"
+                             "ご相談を希望される場合は、メニューの「相談を予約する」からお申し込みください。")])

@@ -1,1 +1,291 @@
-"""Conversations: users with their last activity and step, one user's timeline as a chat, search."""
+"""Conversations: users with their last activity and step, one user's timeline as a chat, search.
+
+Admins see everyone; a counsellor sees only the users booked with them (`users_visible_to`), and a
+user outside their scope answers 404, the same as one that does not exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from math import ceil
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot import user_actions
+from conversations.engine import REASK_CAP
+from conversations.flows import FLOWS
+from models import Booking, ConversationState, LineUser, MessageLog, Operator, PolicyConsent
+from models.message_log import INBOUND
+
+from .audit import audit
+from .auth import current_operator, requires
+from .blueprint import bp
+from .scope import bookings_visible_to, users_visible_to
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+PAGE_SIZE = 30
+TIMELINE_LIMIT = 1000  # the newest messages on the page; older ones are rarely needed and slow it down
+POLL_LIMIT = 200
+# The engine gives the desk's phone number at its re-ask cap and starts counting again from 0, so a
+# saved state never holds the cap itself: one below it (wrong answers in a row at this question)
+# is the most a state can show.
+REASK_STUCK = REASK_CAP - 1
+# Idle this long in the middle of a flow counts as stuck: well past any normal pause between
+# answers, and before the engine's own inactivity reset (30 minutes) wipes where they stopped.
+IDLE_STUCK_MINUTES = 10
+
+FLOW_LABELS = {"consent": "同意", "booking": "予約", "my_bookings": "予約の確認", "operator": "窓口から",
+               "attendance": "出欠"}
+STEP_LABELS = {
+    "agree": "同意の確認", "topic": "テーマ", "date": "日付", "time": "時間", "name": "お名前",
+    "furigana": "フリガナ", "age": "年齢", "email": "メールアドレス", "phone": "電話番号",
+    "consultation": "ご相談内容", "summary": "内容の確認", "edit": "修正", "list": "予約一覧",
+    "sure": "キャンセルの確認", "restricted": "予約の制限", "restriction_lifted": "制限の解除",
+    "cancelled": "予約の取り消し",
+}
+KIND_LABELS = {"follow": "（友だち追加）", "unfollow": "（ブロック）", "sticker": "（スタンプ）",
+               "image": "（画像）", "video": "（動画）", "audio": "（音声）", "file": "（ファイル）",
+               "location": "（位置情報）"}
+BOOKING_STATUS = {"held": "仮押さえ", "confirmed": "確定", "cancelled": "取り消し", "expired": "期限切れ",
+                  "released": "解放", "attended": "参加", "no_show": "不参加"}
+
+
+# -- shared with the users pages -----------------------------------------------------------------
+
+def tokyo(value: datetime | None, fmt: str = "%Y/%m/%d %H:%M") -> str:
+    return value.astimezone(TOKYO).strftime(fmt) if value else ""
+
+
+def flow_label(flow: str | None, step: str | None) -> str:
+    if not flow:
+        return ""
+    label = FLOW_LABELS.get(flow, flow)
+    return f"{label} › {STEP_LABELS.get(step, step)}" if step else label
+
+
+def badges(user: LineUser) -> list[tuple[str, str]]:
+    """(label, css modifier) for the user's states an operator must notice."""
+    found = []
+    if user.flagged_at:
+        found.append(("要注意", "danger"))
+    if user.restricted_at:
+        found.append(("予約制限中", "warn"))
+    if user.blocked_at:
+        found.append(("ブロック中", "muted"))
+    if user.erased_at:
+        found.append(("消去済み", "muted"))
+    return found
+
+
+def display_names(session: Session, operator: Operator, user_ids: list[int]) -> dict[int, str]:
+    """The name on each user's latest booking this operator may see, else "LINE利用者 #id"."""
+    names = {uid: f"LINE利用者 #{uid}" for uid in user_ids}
+    if not user_ids:
+        return names
+    latest = (select(Booking.user_id, func.max(Booking.id).label("id"))
+              .where(Booking.user_id.in_(user_ids), Booking.name.is_not(None), bookings_visible_to(operator))
+              .group_by(Booking.user_id).subquery())
+    for uid, name in session.execute(select(Booking.user_id, Booking.name).join(latest, Booking.id == latest.c.id)):
+        names[uid] = name
+    return names
+
+
+def visible_user(session: Session, operator: Operator, user_id: int) -> LineUser:
+    user = session.scalar(select(LineUser).where(LineUser.id == user_id, users_visible_to(operator)))
+    if user is None:
+        abort(404)
+    return user
+
+
+def page_number() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def services():
+    return current_app.extensions["services"]
+
+
+# -- the list ------------------------------------------------------------------------------------
+
+def step_choices() -> list[tuple[str, str]]:
+    return [(f"{flow.name}:{step.name}", flow_label(flow.name, step.name))
+            for flow in FLOWS.values() for step in flow.steps]
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@dataclass
+class Filters:
+    q: str
+    date_from: date | None
+    date_to: date | None
+    flagged: bool
+    step: str
+    stuck: bool
+
+    @classmethod
+    def from_args(cls, args) -> Filters:
+        step = args.get("step", "")
+        return cls(q=args.get("q", "").strip()[:100], date_from=_day(args.get("from")), date_to=_day(args.get("to")),
+                   flagged=args.get("flagged") == "1", step=step if step in dict(step_choices()) else "",
+                   stuck=args.get("stuck") == "1")
+
+    def args(self) -> dict[str, str]:
+        found = {"q": self.q, "from": self.date_from.isoformat() if self.date_from else "",
+                 "to": self.date_to.isoformat() if self.date_to else "", "flagged": "1" if self.flagged else "",
+                 "step": self.step, "stuck": "1" if self.stuck else ""}
+        return {k: v for k, v in found.items() if v}
+
+    def conditions(self, now: datetime) -> list[Any]:
+        where: list[Any] = []
+        if self.q or self.date_from or self.date_to:
+            said = select(MessageLog.user_id)
+            if self.q:
+                said = said.where(MessageLog.text.icontains(self.q, autoescape=True))
+            if self.date_from:
+                said = said.where(MessageLog.created_at >= datetime.combine(self.date_from, time(0), TOKYO))
+            if self.date_to:
+                said = said.where(MessageLog.created_at < datetime.combine(self.date_to + timedelta(days=1), time(0), TOKYO))
+            where.append(LineUser.id.in_(said))
+        if self.flagged:
+            where.append(LineUser.flagged_at.is_not(None))
+        if self.step:
+            flow, step = self.step.split(":", 1)
+            where += [ConversationState.flow == flow, ConversationState.step == step]
+        if self.stuck:
+            idle_since = now - timedelta(minutes=IDLE_STUCK_MINUTES)
+            where += [ConversationState.flow.is_not(None),
+                      (ConversationState.reasks >= REASK_STUCK) | (ConversationState.updated_at < idle_since)]
+        return where
+
+
+@bp.get("/conversations")
+@requires("admin", "counsellor")
+def conversations():
+    operator = current_operator()
+    filters = Filters.from_args(request.args)
+    page = page_number()
+    now = services().clock()
+    last = (select(MessageLog.user_id, func.max(MessageLog.created_at).label("at"))
+            .group_by(MessageLog.user_id).subquery())
+    activity = func.coalesce(last.c.at, LineUser.last_seen_at, LineUser.created_at)
+    base = (select(LineUser, ConversationState, activity.label("activity"))
+            .outerjoin(ConversationState, ConversationState.user_id == LineUser.id)
+            .outerjoin(last, last.c.user_id == LineUser.id)
+            .where(users_visible_to(operator), *filters.conditions(now)))
+    with current_app.extensions["db"].transaction() as session:
+        total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+        rows = session.execute(base.order_by(activity.desc(), LineUser.id.desc())
+                               .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+        names = display_names(session, operator, [user.id for user, _, _ in rows])
+        listed = [{
+            "id": user.id, "name": names[user.id], "activity": tokyo(activity_at),
+            "where": flow_label(state.flow, state.step) if state else "",
+            "reasks": state.reasks if state and state.flow else 0,
+            "stuck": bool(state and state.flow and (state.reasks >= REASK_STUCK or state.updated_at
+                                                    < now - timedelta(minutes=IDLE_STUCK_MINUTES))),
+            "badges": badges(user),
+        } for user, state, activity_at in rows]
+        audit("view_conversations", "conversations",
+              {**{k: v for k, v in filters.args().items() if k != "q"}, "search": bool(filters.q),
+               "page": page, "shown": len(listed)}, session=session)
+    pages = max(1, ceil(total / PAGE_SIZE))
+    return render_template("console/conversations.html", users=listed, filters=filters, total=total, page=page,
+                           pages=pages, step_choices=step_choices(), stuck_minutes=IDLE_STUCK_MINUTES,
+                           stuck_reasks=REASK_STUCK)
+
+
+# -- one user's timeline -------------------------------------------------------------------------
+
+def bubble(row: MessageLog, erased: bool) -> dict[str, Any]:
+    """One message as the page and the poll show it. The text is returned as data and always
+    rendered escaped (Jinja autoescape, textContent in the script): a user can type markup."""
+    if row.text:
+        text = row.text
+    elif row.kind in KIND_LABELS:
+        text = KIND_LABELS[row.kind]
+    else:
+        text = "（消去済み）" if erased else f"（{row.kind}）"
+    return {"id": row.id, "direction": "in" if row.direction == INBOUND else "out", "text": text,
+            "time": tokyo(row.created_at, "%m/%d %H:%M"), "at": row.created_at.isoformat(),
+            "where": flow_label(row.flow, row.step)}
+
+
+@bp.get("/conversations/<int:user_id>")
+@requires("admin", "counsellor")
+def conversation(user_id: int):
+    operator = current_operator()
+    with current_app.extensions["db"].transaction() as session:
+        user = visible_user(session, operator, user_id)
+        rows = list(session.scalars(select(MessageLog).where(MessageLog.user_id == user.id)
+                                    .order_by(MessageLog.id.desc()).limit(TIMELINE_LIMIT)))
+        rows.reverse()
+        total = session.scalar(select(func.count()).select_from(MessageLog).where(MessageLog.user_id == user.id))
+        state = session.get(ConversationState, user.id)
+        consents = list(session.scalars(select(PolicyConsent).where(PolicyConsent.user_id == user.id)
+                                        .order_by(PolicyConsent.id)))
+        bookings = list(session.scalars(select(Booking).where(Booking.user_id == user.id, bookings_visible_to(operator))
+                                        .order_by(Booking.starts_at.desc())))
+        view = {
+            "id": user.id, "name": display_names(session, operator, [user.id])[user.id], "badges": badges(user),
+            "flagged_at": tokyo(user.flagged_at), "erased": user.erased_at is not None,
+            "last_seen": tokyo(user.last_seen_at),
+            "where": flow_label(state.flow, state.step) if state and state.flow else "",
+            "reasks": state.reasks if state else 0, "state_at": tokyo(state.updated_at) if state else "",
+        }
+        messages = [bubble(row, user.erased_at is not None) for row in rows]
+        consent_rows = [{"version": c.policy_version, "agreed": c.agreed, "method": c.method,
+                         "at": tokyo(c.created_at)} for c in consents]
+        booking_rows = [{"reference": b.reference, "starts": tokyo(b.starts_at), "topic": b.topic,
+                         "status": BOOKING_STATUS.get(b.status, b.status)} for b in bookings]
+        audit("view_conversation", f"line_user:{user.id}", {"messages": len(messages)}, session=session)
+    return render_template("console/conversation.html", user=view, messages=messages, total=total,
+                           consents=consent_rows, bookings=booking_rows,
+                           last_id=messages[-1]["id"] if messages else 0)
+
+
+@bp.get("/conversations/<int:user_id>/messages")
+@requires("admin", "counsellor")
+def conversation_messages(user_id: int):
+    """New messages after `after` for the page's live view, as JSON.
+
+    Not audited per poll: opening the conversation page was audited, and the page polls every few
+    seconds, which would bury the audit log in entries that say nothing new.
+    """
+    try:
+        after = max(0, int(request.args.get("after", "0")))
+    except ValueError:
+        after = 0
+    with current_app.extensions["db"].transaction() as session:
+        user = visible_user(session, current_operator(), user_id)
+        rows = session.scalars(select(MessageLog).where(MessageLog.user_id == user.id, MessageLog.id > after)
+                               .order_by(MessageLog.id).limit(POLL_LIMIT))
+        messages = [bubble(row, user.erased_at is not None) for row in rows]
+    return jsonify({"messages": messages, "last_id": messages[-1]["id"] if messages else after})
+
+
+@bp.post("/conversations/<int:user_id>/flag-handled")
+@requires("admin")
+def conversation_flag_handled(user_id: int):
+    try:
+        with current_app.extensions["db"].transaction() as session:
+            user_actions.clear_flag(session, visible_user(session, current_operator(), user_id).id)
+            audit("flag_handled", f"line_user:{user_id}", session=session)
+    except user_actions.UserActionError as e:
+        flash(str(e), "error")
+    else:
+        flash("要注意の表示を対応済みにしました。", "info")
+    return redirect(url_for("console.conversation", user_id=user_id), 303)

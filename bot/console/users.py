@@ -1,1 +1,164 @@
-"""Users: restrict and lift a restriction, erase a user's personal data."""
+"""Users: restrict and lift a restriction, erase a user's personal data (admins only).
+
+The rules live in `bot/user_actions.py`; these views check the form, call it, and audit in the same
+transaction.
+"""
+
+from __future__ import annotations
+
+from math import ceil
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+
+from bot import user_actions
+from models import Booking, LineUser, PolicyConsent
+
+from .audit import audit
+from .auth import current_operator, requires
+from .blueprint import bp
+from .conversations import BOOKING_STATUS, badges, display_names, page_number, services, tokyo
+
+PAGE_SIZE = 30
+STATUS_FILTERS = {
+    "restricted": ("予約制限中", LineUser.restricted_at.is_not(None)),
+    "flagged": ("要注意", LineUser.flagged_at.is_not(None)),
+    "blocked": ("ブロック中", LineUser.blocked_at.is_not(None)),
+    "erased": ("消去済み", LineUser.erased_at.is_not(None)),
+}
+ERASED_LABELS = {"bookings": "予約の氏名・フリガナ・メールアドレス・電話番号・ご相談内容",
+                 "messages": "会話の本文", "webhook_events": "LINE から受け取った元データ",
+                 "outbound_messages": "送信済みメッセージの本文", "conversation_state": "入力途中の回答",
+                 "meetings": "オンライン相談の参加者に含まれるメールアドレス"}
+
+
+def _latest_consents(session, user_ids: list[int]) -> dict[int, PolicyConsent]:
+    if not user_ids:
+        return {}
+    latest = (select(func.max(PolicyConsent.id)).where(PolicyConsent.user_id.in_(user_ids))
+              .group_by(PolicyConsent.user_id))
+    return {c.user_id: c for c in session.scalars(select(PolicyConsent).where(PolicyConsent.id.in_(latest)))}
+
+
+def consent_label(consent: PolicyConsent | None) -> str:
+    if consent is None:
+        return "未回答"
+    return f"{consent.policy_version} に{'同意' if consent.agreed else '不同意'}（{tokyo(consent.created_at)}）"
+
+
+@bp.get("/users")
+@requires("admin")
+def users():
+    status = request.args.get("status", "")
+    status = status if status in STATUS_FILTERS else ""
+    page = page_number()
+    where = [STATUS_FILTERS[status][1]] if status else []
+    bookings = (select(Booking.user_id, func.count().label("n")).group_by(Booking.user_id).subquery())
+    query = (select(LineUser, func.coalesce(bookings.c.n, 0))
+             .outerjoin(bookings, bookings.c.user_id == LineUser.id).where(*where))
+    with current_app.extensions["db"].transaction() as session:
+        total = session.scalar(select(func.count()).select_from(LineUser).where(*where)) or 0
+        rows = session.execute(query.order_by(LineUser.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+        ids = [user.id for user, _ in rows]
+        names = display_names(session, current_operator(), ids)
+        consents = _latest_consents(session, ids)
+        listed = [{"id": user.id, "name": names[user.id], "badges": badges(user), "bookings": count,
+                   "consent": consent_label(consents.get(user.id)), "last_seen": tokyo(user.last_seen_at)}
+                  for user, count in rows]
+        audit("view_users", "users", {"status": status or "all", "page": page, "shown": len(listed)}, session=session)
+    return render_template("console/users.html", users=listed, status=status, total=total, page=page,
+                           pages=max(1, ceil(total / PAGE_SIZE)),
+                           statuses=[(key, label) for key, (label, _) in STATUS_FILTERS.items()])
+
+
+def _load(session, user_id: int) -> LineUser:
+    user = session.get(LineUser, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.get("/users/<int:user_id>")
+@requires("admin")
+def user(user_id: int):
+    with current_app.extensions["db"].transaction() as session:
+        found = _load(session, user_id)
+        bookings = list(session.scalars(select(Booking).where(Booking.user_id == user_id)
+                                        .order_by(Booking.starts_at.desc())))
+        consents = list(session.scalars(select(PolicyConsent).where(PolicyConsent.user_id == user_id)
+                                        .order_by(PolicyConsent.id)))
+        view = {
+            "id": found.id, "name": display_names(session, current_operator(), [found.id])[found.id],
+            "badges": badges(found), "created": tokyo(found.created_at), "followed": tokyo(found.followed_at),
+            "last_seen": tokyo(found.last_seen_at), "blocked": tokyo(found.blocked_at),
+            "restricted": tokyo(found.restricted_at), "restriction_reason": found.restriction_reason,
+            "flagged": tokyo(found.flagged_at), "erased": tokyo(found.erased_at),
+            "consent": consent_label(consents[-1] if consents else None),
+        }
+        booking_rows = [{"reference": b.reference, "starts": tokyo(b.starts_at), "topic": b.topic,
+                         "status": BOOKING_STATUS.get(b.status, b.status)} for b in bookings]
+        audit("view_user", f"line_user:{user_id}", session=session)
+    return render_template("console/user.html", user=view, bookings=booking_rows, consents=len(consents),
+                           max_reason=user_actions.MAX_REASON)
+
+
+def _act(user_id: int, action: str, done: str):
+    """Run restrict or lift with the form's reason, audited in the same transaction."""
+    reason = request.form.get("reason", "")
+    run = user_actions.restrict if action == "restrict_user" else user_actions.lift
+    try:
+        with current_app.extensions["db"].transaction() as session:
+            _load(session, user_id)
+            run(session, services(), user_id, reason, services().clock())
+            audit(action, f"line_user:{user_id}", {"reason": reason.strip()}, session=session)
+    except user_actions.UserActionError as e:
+        flash(str(e), "error")
+    else:
+        flash(done, "info")
+    return redirect(url_for("console.user", user_id=user_id), 303)
+
+
+@bp.post("/users/<int:user_id>/restrict")
+@requires("admin")
+def user_restrict(user_id: int):
+    return _act(user_id, "restrict_user", "予約を制限しました。利用者には LINE でお知らせします。")
+
+
+@bp.post("/users/<int:user_id>/lift")
+@requires("admin")
+def user_lift(user_id: int):
+    return _act(user_id, "lift_restriction", "予約の制限を解除しました。利用者には LINE でお知らせします。")
+
+
+@bp.route("/users/<int:user_id>/erase", methods=["GET", "POST"])
+@requires("admin")
+def user_erase(user_id: int):
+    """GET shows what would be erased and asks the operator to type the user's number; POST erases."""
+    now = services().clock()
+    if request.method == "POST":
+        if request.form.get("confirm_id", "").strip().lstrip("#") != str(user_id):
+            flash("確認のため、利用者番号を正しく入力してください。", "error")
+            return redirect(url_for("console.user_erase", user_id=user_id), 303)
+        try:
+            with current_app.extensions["db"].transaction() as session:
+                _load(session, user_id)
+                counts = user_actions.erase(session, user_id, now)
+                audit("erase_user", f"line_user:{user_id}", counts.as_dict(), session=session)
+        except user_actions.UserActionError as e:
+            flash(str(e), "error")
+            return redirect(url_for("console.user_erase", user_id=user_id), 303)
+        flash("個人情報を消去しました。", "info")
+        return redirect(url_for("console.user", user_id=user_id), 303)
+
+    with current_app.extensions["db"].transaction() as session:
+        found = _load(session, user_id)
+        name = display_names(session, current_operator(), [user_id])[user_id]
+        preview = user_actions.erasure_preview(session, user_id)
+        blocking = [{"reference": b.reference, "starts": tokyo(b.starts_at),
+                     "status": BOOKING_STATUS.get(b.status, b.status)}
+                    for b in user_actions.upcoming_bookings(session, user_id, now)]
+        erased = tokyo(found.erased_at)
+        audit("view_erase", f"line_user:{user_id}", session=session)
+    items = [(ERASED_LABELS[key], n) for key, n in preview.as_dict().items()]
+    return render_template("console/user_erase.html", user_id=user_id, name=name, items=items,
+                           blocking=blocking, erased=erased)
