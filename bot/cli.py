@@ -64,17 +64,18 @@ def register_commands(app: Flask) -> None:
 
     @app.cli.command("maintenance")
     @click.argument("state", type=click.Choice(["on", "off"]))
-    @click.option("--notice", default="メンテナンスのため、ご利用いただけません。", help="what users are told")
+    @click.option("--notice", default=None,
+                  help="what users are told (default: the last notice, or メンテナンスのため、ご利用いただけません。)")
     @click.option("--until", default=None, help="expected end, as users should read it (e.g. 12月1日 18:00)")
-    def maintenance(state: str, notice: str, until: str | None) -> None:
+    def maintenance(state: str, notice: str | None, until: str | None) -> None:
         """Pause the service (every message gets the notice) or resume it."""
-        from models import DeskSetting
-        from models.desk_setting import MAINTENANCE
+        from . import maintenance as mode
 
-        with current_app.extensions["db"].transaction() as session:
-            setting = session.get(DeskSetting, MAINTENANCE) or DeskSetting(key=MAINTENANCE, value={})
-            setting.value = {"on": state == "on", "notice": notice, "until": until}
-            session.add(setting)
+        try:
+            with current_app.extensions["db"].transaction() as session:
+                mode.set_mode(session, state == "on", notice, until)
+        except mode.MaintenanceError as e:
+            raise click.ClickException(str(e)) from None
         click.echo(f"maintenance mode {state}")
 
     @app.cli.command("attendance")
@@ -99,43 +100,29 @@ def register_commands(app: Flask) -> None:
     @click.option("--reason", required=True, help="why the desk cancels (kept with the booking)")
     def cancel_booking(reference: str, reason: str) -> None:
         """Cancel a booking for the desk: the Teams invite is withdrawn and the user is told on LINE."""
-        from sqlalchemy import select
+        from models import utcnow
 
-        from conversations import notices
-        from models import Booking, LineUser, utcnow
-        from models.booking import CANCELLED, CONFIRMED
-
-        from .handoff import enqueue_cancel
-        from .outbox import queue_answer
+        from .booking_actions import BookingActionError, cancel_for_desk
 
         services = current_app.extensions["services"]
-        with services.db.transaction() as session:
-            booking = session.scalar(select(Booking).where(Booking.reference == reference))
-            if booking is None or booking.status != CONFIRMED:
-                raise click.ClickException(f"no confirmed booking {reference}")
-            booking.status, booking.cancelled_at = CANCELLED, utcnow()
-            booking.cancelled_by, booking.cancel_reason = "operator", reason
-            enqueue_cancel(session, booking, "窓口の都合により、このオンライン相談は取り消しとなりました。")
-            user = session.get(LineUser, booking.user_id)
-            queue_answer(session, user, notices.cancelled_by_desk(services.desk_settings, booking.starts_at),
-                         "operator", "cancelled", None, None, services)
+        try:
+            with services.db.transaction() as session:
+                cancel_for_desk(session, services, reference, reason, utcnow())
+        except BookingActionError as e:
+            raise click.ClickException(str(e)) from None
         click.echo(f"{reference}: cancelled")
 
     @app.cli.command("handoff-retry")
     @click.argument("reference")
     def handoff_retry(reference: str) -> None:
         """Try the Teams handoff of a booking again after it failed."""
-        from sqlalchemy import select
+        from .booking_actions import BookingActionError, retry_handoff
 
-        from models import Booking
-
-        from .handoff import retry_handoff
-
-        with current_app.extensions["db"].transaction() as session:
-            booking = session.scalar(select(Booking).where(Booking.reference == reference))
-            if booking is None or booking.teams_status != "failed":
-                raise click.ClickException(f"booking {reference} has no failed handoff")
-            retry_handoff(session, booking)
+        try:
+            with current_app.extensions["db"].transaction() as session:
+                retry_handoff(session, reference)
+        except BookingActionError as e:
+            raise click.ClickException(str(e)) from None
         click.echo(f"{reference}: handoff queued again")
 
     @app.cli.command("alerts")

@@ -1,1 +1,58 @@
-"""Settings: maintenance mode with the notice users see."""
+"""Settings: maintenance mode with the notice users see.
+
+The mode itself lives in `bot/maintenance.py`, shared with `flask --app bot maintenance`: while it is
+on, every LINE message gets the notice (and the expected end) instead of an answer.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+
+from conversations import texts
+from conversations.desk import Maintenance
+
+from .. import maintenance
+from .audit import audit
+from .auth import requires
+from .blueprint import bp
+from .bookings import local_time
+
+
+def preview(notice: str, until: str | None) -> str:
+    """What a LINE user reads while maintenance is on."""
+    return texts.paused(Maintenance(notice, until))["text"]
+
+
+@bp.get("/settings")
+@requires("admin")
+def settings():
+    with current_app.extensions["db"].transaction() as session:
+        mode = maintenance.read(session)
+    return render_template("console/settings.html", mode=mode, preview=preview(mode.notice, mode.until),
+                           updated=local_time(mode.updated_at), notice_limit=maintenance.NOTICE_LIMIT,
+                           until_limit=maintenance.UNTIL_LIMIT)
+
+
+@bp.post("/settings/maintenance")
+@requires("admin")
+def settings_maintenance():
+    state = request.form.get("state")
+    if state not in ("on", "off"):
+        flash("操作を選び直してください。", "error")
+        return redirect(url_for("console.settings"))
+    on = state == "on"
+    notice, until = request.form.get("notice", ""), request.form.get("until", "")
+    if on and not notice.strip():
+        flash("利用者へのお知らせを入力してください。", "error")
+        return redirect(url_for("console.settings"))
+    try:
+        with current_app.extensions["db"].transaction() as session:
+            mode = maintenance.set_mode(session, on, notice if on else None, until if on else None)
+            audit("maintenance_on" if on else "maintenance_off", "setting:maintenance",
+                  {"notice": mode.notice, "until": mode.until} if on else None, session=session)
+    except maintenance.MaintenanceError as e:
+        flash(e.message_ja, "error")
+        return redirect(url_for("console.settings"))
+    flash("メンテナンスを開始しました。LINE でのご利用は、お知らせの表示のみになります。" if on
+          else "メンテナンスを終了しました。LINE でのご利用を再開しています。", "info")
+    return redirect(url_for("console.settings"))

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from models import Booking, Operator, OperatorAlert, utcnow
+from models import Booking, LineUser, Operator, OperatorAlert, utcnow
 from models.booking import ATTENDED, CONFIRMED, NO_SHOW, TEAMS_FAILED
-from models.operator import ADMIN
+from models.operator import ADMIN, VIEWER
 
+from .. import maintenance
 from . import throttle
 from .audit import SIGN_IN, SIGN_IN_FAILED, SIGN_IN_REFUSED, SIGN_OUT, audit
 from .auth import (
@@ -27,10 +29,14 @@ from .auth import (
     start_session,
 )
 from .blueprint import bp
+from .bookings import STATUS_BADGES, STATUS_LABELS, label_day, local_time, rows_query, to_rows, view_url
+from .scope import users_visible_to
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 BAD_CREDENTIALS = "メールアドレスまたはパスワードが正しくありません。"
 THROTTLED = "サインインの失敗が続いたため、しばらく受け付けを停止しています。15分ほどおいてから、もう一度お試しください。"
+# The dashboard: upcoming sessions this many days ahead, at most this many; open alerts shown.
+UPCOMING_DAYS, UPCOMING_LIMIT, ALERT_LIMIT = 14, 20, 50
 
 
 def login_page(status: int = 200, email: str = "", next_url: str | None = None):
@@ -97,8 +103,53 @@ def logout():
 @bp.get("/")
 @requires()
 def dashboard():
-    counts = admin_counts() if current_operator().role == ADMIN else None
-    return render_template("console/dashboard.html", counts=counts)
+    operator = current_operator()
+    if operator.role == VIEWER:
+        # Statistics only: no bookings, no alerts, nothing about a person.
+        return render_template("console/dashboard.html", viewer=True,
+                               statistics_url=view_url("console.statistics", "/console/statistics"))
+    return render_template("console/dashboard.html", viewer=False, **dashboard_data(operator))
+
+
+def dashboard_data(operator: Operator) -> dict[str, Any]:
+    """Sessions (no user names), failed handoffs, open alerts, flagged conversations, service status;
+    a counsellor's lists hold only their own bookings and users."""
+    services = current_app.extensions["services"]
+    today = services.clock().astimezone(TOKYO).date()
+    start = datetime.combine(today, time(0), TOKYO)
+    is_admin = operator.role == ADMIN
+    with current_app.extensions["db"].transaction() as session:
+        today_rows = to_rows(session.execute(
+            rows_query(operator)
+            .where(Booking.starts_at >= start, Booking.starts_at < start + timedelta(days=1),
+                   Booking.status.in_((CONFIRMED, ATTENDED, NO_SHOW)))
+            .order_by(Booking.starts_at, Booking.id)))
+        upcoming_rows = to_rows(session.execute(
+            rows_query(operator)
+            .where(Booking.starts_at >= start + timedelta(days=1),
+                   Booking.starts_at < start + timedelta(days=1 + UPCOMING_DAYS), Booking.status == CONFIRMED)
+            .order_by(Booking.starts_at, Booking.id).limit(UPCOMING_LIMIT)))
+        failed_rows = to_rows(session.execute(
+            rows_query(operator).where(Booking.teams_status == TEAMS_FAILED).order_by(Booking.starts_at, Booking.id)))
+        alerts = (session.execute(
+            select(OperatorAlert.id, OperatorAlert.kind, OperatorAlert.message, OperatorAlert.created_at,
+                   Booking.reference)
+            .outerjoin(Booking, Booking.id == OperatorAlert.booking_id)
+            .where(OperatorAlert.resolved_at.is_(None))
+            .order_by(OperatorAlert.id.desc()).limit(ALERT_LIMIT)).all() if is_admin else [])
+        flagged = session.scalar(
+            select(func.count()).select_from(LineUser)
+            .where(LineUser.flagged_at.is_not(None), LineUser.erased_at.is_(None), users_visible_to(operator))) or 0
+        maintenance_mode = maintenance.read(session)
+    return {
+        "counts": admin_counts() if is_admin else None,
+        "today_rows": today_rows, "upcoming_rows": upcoming_rows, "failed_rows": failed_rows,
+        "alerts": alerts, "flagged": flagged, "maintenance": maintenance_mode, "upcoming_days": UPCOMING_DAYS,
+        "simulator": services.config.simulator, "teams_configured": services.config.graph is not None,
+        "flagged_url": view_url("console.conversations", "/console/conversations?flagged=1", flagged=1),
+        "local_time": local_time, "label_day": label_day,
+        "status_label": lambda s: STATUS_LABELS.get(s, s), "status_badge": lambda s: STATUS_BADGES.get(s, ""),
+    }
 
 
 def admin_counts() -> dict[str, int]:
@@ -116,3 +167,17 @@ def admin_counts() -> dict[str, int]:
             select(func.count()).select_from(Booking).where(Booking.teams_status == TEAMS_FAILED))
     return {"bookings_today": bookings_today or 0, "open_alerts": open_alerts or 0,
             "failed_handoffs": failed_handoffs or 0}
+
+
+@bp.post("/alerts/<int:alert_id>/resolve")
+@requires("admin")
+def alert_resolve(alert_id: int):
+    with current_app.extensions["db"].transaction() as session:
+        alert = session.get(OperatorAlert, alert_id)
+        if alert is None:
+            abort(404)
+        if alert.resolved_at is None:
+            alert.resolved_at = utcnow()
+            audit("resolve_alert", f"alert:{alert.id}", {"kind": alert.kind}, session=session)
+    flash("お知らせを対応済みにしました。", "info")
+    return redirect(url_for("console.dashboard"))
