@@ -30,4 +30,8 @@ class MessageLog(Base):
     event_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_events.id"))
     outbound_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_messages.id"))
 
-    __table_args__ = (Index("ix_message_log_user_time", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_message_log_user_time", "user_id", "created_at"),
+        # Statistics and the console's date searches read by time across all users.
+        Index("ix_message_log_created_at", "created_at"),
+    )

@@ -1,0 +1,333 @@
+"""The desk's figures by ISO week (Asia/Tokyo), with no personal data: fit to publish.
+
+Every figure is a GROUP BY query that returns at most one row per Tokyo day (and per topic or
+status), so a year of data comes back as a few hundred small rows whatever the table sizes; days
+are then put into ISO weeks in Python. The Tokyo day is a dialect-aware SQL expression (SQLite
+stores naive UTC text, PostgreSQL timestamptz). Erased users still count: no figure looks at
+personal columns or at `erased_at`.
+
+Plain Python, no Flask: the console page, its CSV export and the tests all call `compute`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Iterable, Sequence
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Date, and_, distinct, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+
+from conversations.flows.booking import BOOKING
+from models import Booking, MessageLog, PolicyConsent
+from models.booking import ATTENDED, CANCELLED, NO_SHOW
+from models.message_log import INBOUND
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+DEFAULT_WEEKS = 12
+MAX_WEEKS = 106  # two years: the page stays readable and the queries bounded
+
+# The booking flow's steps as the funnel shows them. "edit" is left out: it is a detour from the
+# summary back to an earlier step, not a stage every booking passes through.
+FUNNEL_SKIP = ("edit",)
+STEP_LABELS = {
+    "topic": "テーマの選択",
+    "date": "日付の選択",
+    "time": "時間の選択",
+    "name": "お名前",
+    "furigana": "フリガナ",
+    "age": "年齢",
+    "email": "メールアドレス",
+    "phone": "電話番号",
+    "consultation": "ご相談内容",
+    "summary": "内容の確認",
+}
+CONFIRMED_LABEL = "予約確定"
+USER = "user"  # Booking.cancelled_by for a self-service cancellation; anything else is the desk
+
+
+# -- the Tokyo calendar day of a UTC column, in SQL ---------------------------------------------
+
+class tokyo_day(FunctionElement):  # noqa: N801 (an SQL function)
+    """The Asia/Tokyo calendar date of a UTC datetime column (Japan has no daylight saving)."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(tokyo_day, "sqlite")
+def _tokyo_day_sqlite(element, compiler, **kw):  # stored as naive UTC text
+    return "date(%s, '+9 hours')" % compiler.process(element.clauses, **kw)
+
+
+@compiles(tokyo_day, "postgresql")
+def _tokyo_day_postgresql(element, compiler, **kw):
+    return "CAST((%s AT TIME ZONE 'Asia/Tokyo') AS DATE)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(tokyo_day)
+def _tokyo_day_other(element, compiler, **kw):
+    raise NotImplementedError(f"tokyo_day is not written for {compiler.dialect.name}")
+
+
+def _as_date(value: Any) -> date:
+    # SQLite hands the date back as text, PostgreSQL as a date.
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+# -- the period -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Week:
+    monday: date
+
+    @property
+    def sunday(self) -> date:
+        return self.monday + timedelta(days=6)
+
+    @property
+    def iso(self) -> str:
+        year, week, _ = self.monday.isocalendar()
+        return f"{year}-W{week:02d}"
+
+    @property
+    def short(self) -> str:
+        return f"{self.monday.month}/{self.monday.day}"
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole ISO weeks, Monday `start` to Sunday `end` (both Tokyo dates, inclusive)."""
+
+    start: date
+    end: date
+
+    @classmethod
+    def covering(cls, first: date, last: date) -> "Period":
+        if last < first:
+            first, last = last, first
+        start = first - timedelta(days=first.weekday())
+        end = last + timedelta(days=6 - last.weekday())
+        if (end - start).days // 7 + 1 > MAX_WEEKS:
+            start = end - timedelta(weeks=MAX_WEEKS) + timedelta(days=1)
+        return cls(start, end)
+
+    @classmethod
+    def last_weeks(cls, today: date, weeks: int = DEFAULT_WEEKS) -> "Period":
+        weeks = max(1, min(weeks, MAX_WEEKS))
+        return cls.covering(today - timedelta(weeks=weeks - 1), today)
+
+    @property
+    def weeks(self) -> list[Week]:
+        return [Week(self.start + timedelta(weeks=i)) for i in range((self.end - self.start).days // 7 + 1)]
+
+    @property
+    def starts_at(self) -> datetime:
+        return datetime.combine(self.start, time(0), TOKYO)
+
+    @property
+    def ends_before(self) -> datetime:
+        return datetime.combine(self.end + timedelta(days=1), time(0), TOKYO)
+
+    @property
+    def label(self) -> str:
+        return f"{self.start:%Y年%m月%d日}〜{self.end:%Y年%m月%d日}"
+
+    @property
+    def slug(self) -> str:
+        return f"{self.start:%Y%m%d}-{self.end:%Y%m%d}"
+
+    def within(self, column: Any) -> ColumnElement[bool]:
+        # A plain range on the column itself, so an index on it can serve the query.
+        return and_(column >= self.starts_at, column < self.ends_before)
+
+
+# -- the figures ----------------------------------------------------------------------------------
+
+@dataclass
+class WeekFigures:
+    label: str
+    first_day: date | None
+    last_day: date | None
+    new_friends: int = 0
+    consents_agreed: int = 0
+    consents_declined: int = 0
+    confirmed_by_topic: dict[str, int] = field(default_factory=dict)
+    cancelled_by_user: int = 0
+    cancelled_by_desk: int = 0
+    attended: int = 0
+    no_show: int = 0
+
+    @property
+    def confirmed(self) -> int:
+        return sum(self.confirmed_by_topic.values())
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    step: str
+    label: str
+    reached: int
+    dropped: int | None  # since the previous stage; None for the first
+    share: str  # of those who reached the first stage, e.g. "62.5%"
+
+
+@dataclass
+class Statistics:
+    period: Period
+    topics: list[str]
+    weeks: list[WeekFigures]
+    total: WeekFigures
+    funnel: list[FunnelStep]
+
+    # The page's tables and the CSV are both made from these rows, so they always agree.
+    def weekly_header(self) -> list[str]:
+        return (["週", "開始日", "終了日", "友だち追加", "同意", "同意しない", "予約確定"]
+                + [f"予約確定（{topic}）" for topic in self.topics]
+                + ["キャンセル（利用者）", "キャンセル（窓口）", "相談実施", "欠席（連絡なし）"])
+
+    def weekly_rows(self) -> list[list[str | int]]:
+        return [self._row(w) for w in self.weeks] + [self._row(self.total)]
+
+    def _row(self, w: WeekFigures) -> list[str | int]:
+        return ([w.label, w.first_day.isoformat() if w.first_day else "", w.last_day.isoformat() if w.last_day else "",
+                 w.new_friends, w.consents_agreed, w.consents_declined, w.confirmed]
+                + [w.confirmed_by_topic.get(topic, 0) for topic in self.topics]
+                + [w.cancelled_by_user, w.cancelled_by_desk, w.attended, w.no_show])
+
+    @staticmethod
+    def funnel_header() -> list[str]:
+        return ["予約の段階", "到達した人数", "前の段階からの離脱", "最初の段階に対する割合"]
+
+    def funnel_rows(self) -> list[list[str | int]]:
+        return [[s.label, s.reached, "-" if s.dropped is None else s.dropped, s.share] for s in self.funnel]
+
+
+def funnel_steps() -> list[str]:
+    """The booking flow's steps in the flow's own order (what a user is asked, first to last)."""
+    return [s.name for s in BOOKING.steps if s.name not in FUNNEL_SKIP]
+
+
+def compute(session: Session, period: Period, topics: Sequence[str] = ()) -> Statistics:
+    by_day: dict[str, dict[date, Any]] = {}
+
+    # New friends: every follow event (also a re-add after a block), as the conversation log has it.
+    day = tokyo_day(MessageLog.created_at)
+    by_day["new_friends"] = _counts(session.execute(
+        select(day, func.count()).where(MessageLog.kind == "follow", MessageLog.direction == INBOUND,
+                                        period.within(MessageLog.created_at)).group_by(day)))
+
+    day = tokyo_day(PolicyConsent.created_at)
+    consents = session.execute(select(day, PolicyConsent.agreed, func.count())
+                               .where(period.within(PolicyConsent.created_at))
+                               .group_by(day, PolicyConsent.agreed)).all()
+    by_day["consents_agreed"] = _counts((d, n) for d, agreed, n in consents if agreed)
+    by_day["consents_declined"] = _counts((d, n) for d, agreed, n in consents if not agreed)
+
+    # Bookings count in the week they were confirmed, whatever became of them later.
+    day = tokyo_day(Booking.confirmed_at)
+    confirmed = session.execute(select(day, Booking.topic, func.count())
+                                .where(Booking.confirmed_at.is_not(None), period.within(Booking.confirmed_at))
+                                .group_by(day, Booking.topic)).all()
+
+    # Cancellations of confirmed bookings, in the week they were cancelled.
+    day = tokyo_day(Booking.cancelled_at)
+    cancelled = session.execute(select(day, Booking.cancelled_by, func.count())
+                                .where(Booking.status == CANCELLED, Booking.confirmed_at.is_not(None),
+                                       Booking.cancelled_at.is_not(None), period.within(Booking.cancelled_at))
+                                .group_by(day, Booking.cancelled_by)).all()
+    by_day["cancelled_by_user"] = _counts((d, n) for d, by, n in cancelled if by == USER)
+    by_day["cancelled_by_desk"] = _counts((d, n) for d, by, n in cancelled if by != USER)
+
+    # Attended and no-show sessions, in the week the session was.
+    day = tokyo_day(Booking.starts_at)
+    outcomes = session.execute(select(day, Booking.status, func.count())
+                               .where(Booking.status.in_((ATTENDED, NO_SHOW)), period.within(Booking.starts_at))
+                               .group_by(day, Booking.status)).all()
+    by_day["attended"] = _counts((d, n) for d, status, n in outcomes if status == ATTENDED)
+    by_day["no_show"] = _counts((d, n) for d, status, n in outcomes if status == NO_SHOW)
+
+    all_topics = list(topics) + sorted({t for _, t, _ in confirmed} - set(topics))
+    weeks = period.weeks
+    figures = [WeekFigures(w.iso, w.monday, w.sunday, confirmed_by_topic={t: 0 for t in all_topics}) for w in weeks]
+    index = {w.monday: i for i, w in enumerate(weeks)}
+
+    def week_of(d: Any) -> WeekFigures:
+        d = _as_date(d)
+        return figures[index[d - timedelta(days=d.weekday())]]
+
+    for name, counts in by_day.items():
+        for d, n in counts.items():
+            target = week_of(d)
+            setattr(target, name, getattr(target, name) + n)
+    for d, topic, n in confirmed:
+        week_of(d).confirmed_by_topic[topic] += n
+
+    total = WeekFigures("合計", period.start, period.end, confirmed_by_topic={t: 0 for t in all_topics})
+    for w in figures:
+        for name in by_day:
+            setattr(total, name, getattr(total, name) + getattr(w, name))
+        for topic, n in w.confirmed_by_topic.items():
+            total.confirmed_by_topic[topic] += n
+
+    return Statistics(period, all_topics, figures, total, _funnel(session, period))
+
+
+def _counts(rows: Iterable[Any]) -> dict[date, int]:
+    counts: dict[date, int] = defaultdict(int)
+    for d, n in rows:
+        counts[_as_date(d)] += n
+    return counts
+
+
+def _funnel(session: Session, period: Period) -> list[FunnelStep]:
+    """How many distinct users reached each step of the booking flow in the period, then confirmed.
+
+    A user reached a step when the log holds a message of that step (the question sent, or their
+    answer to it), so going back and forth counts a user once per step.
+    """
+    steps = funnel_steps()
+    reached = dict(session.execute(
+        select(MessageLog.step, func.count(distinct(MessageLog.user_id)))
+        .where(MessageLog.flow == BOOKING.name, MessageLog.step.in_(steps), period.within(MessageLog.created_at))
+        .group_by(MessageLog.step)).all())
+    confirmed = session.scalar(select(func.count(distinct(Booking.user_id)))
+                               .where(Booking.confirmed_at.is_not(None), period.within(Booking.confirmed_at))) or 0
+    stages = [(step, STEP_LABELS.get(step, step), int(reached.get(step, 0))) for step in steps]
+    stages.append(("confirmed", CONFIRMED_LABEL, int(confirmed)))
+    first = stages[0][2]
+    result: list[FunnelStep] = []
+    for i, (step, label, n) in enumerate(stages):
+        dropped = None if i == 0 else max(stages[i - 1][2] - n, 0)
+        share = f"{n * 100 / first:.1f}%" if first else "-"
+        result.append(FunnelStep(step, label, n, dropped, share))
+    return result
+
+
+# -- CSV ------------------------------------------------------------------------------------------
+
+def to_csv(stats: Statistics) -> bytes:
+    """The same tables as the page: weekly figures, a blank line, then the booking funnel.
+
+    UTF-8 with a BOM, so that Excel opens the Japanese headings correctly.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(stats.weekly_header())
+    writer.writerows(_safe(row) for row in stats.weekly_rows())
+    writer.writerow([])
+    writer.writerow(stats.funnel_header())
+    writer.writerows(_safe(row) for row in stats.funnel_rows())
+    return out.getvalue().encode("utf-8-sig")
+
+
+def _safe(row: list[str | int]) -> list[str | int]:
+    # A topic comes from configuration, but a cell starting with = + - @ would still run as a
+    # formula in a spreadsheet: quote it.
+    return [f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") and v != "-" else v for v in row]
