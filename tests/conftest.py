@@ -23,6 +23,7 @@ from models import Job, utcnow
 from models.migrate import upgrade
 from tests.support.chat import TUESDAY_MORNING, Chat
 from tests.support.fake_line import FakeLine
+from tests.support.live_server import LiveServer, live_server
 from tests.support.postgres import Cluster, start_cluster
 
 CHANNEL_SECRET = "test-channel-secret-0123456789ab"
@@ -45,6 +46,30 @@ def browser() -> Iterator[Any]:
     yield browser
     browser.close()
     playwright.stop()
+
+
+@pytest.fixture
+def live(database_url, tmp_path) -> Iterator[LiveServer]:
+    """The real app and a worker in simulator mode on a loopback port, with the demo data."""
+    with live_server(database_url, tmp_path / "instance") as server:
+        yield server
+
+
+@pytest.fixture
+def console_page(browser, live) -> Iterator[Any]:
+    """A browser tab for the console that fails the test on a script error or any resource the
+    page asks for and does not get (the browser's own favicon request aside)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP",
+                                  timezone_id="Asia/Tokyo", accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(8000)
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("response", lambda response: problems.append(f"{response.status} {response.url}")
+            if response.status >= 400 and not response.url.endswith("/favicon.ico") else None)
+    yield page
+    context.close()
+    assert not problems, f"the page reported: {problems}"
 
 
 @pytest.fixture(scope="session")

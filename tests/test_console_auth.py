@@ -17,7 +17,16 @@ from sqlalchemy import exc, select, text
 
 from bot import create_app
 from bot.console.auth import SESSION_SEEN
-from models import AuditEntry, Booking, Counsellor, LineUser, Operator, OperatorAlert, SignInAttempt, utcnow
+from models import (
+    AuditEntry,
+    Booking,
+    Counsellor,
+    LineUser,
+    Operator,
+    OperatorAlert,
+    SignInAttempt,
+    utcnow,
+)
 from tests.support.fake_microsoft import FakeMicrosoft
 
 TOKYO = ZoneInfo("Asia/Tokyo")

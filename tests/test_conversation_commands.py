@@ -6,7 +6,17 @@ import pytest
 from sqlalchemy import select
 
 from models import Booking
-from tests.support.chat import TUESDAY_MORNING, Chat, at, never_says, offers, play, says, send, tap
+from tests.support.chat import (
+    TUESDAY_MORNING,
+    Chat,
+    at,
+    never_says,
+    offers,
+    play,
+    says,
+    send,
+    tap,
+)
 from tests.test_conversation_booking import AGREED, DETAILS, UP_TO_NAME
 
 

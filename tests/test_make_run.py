@@ -11,7 +11,14 @@ import time
 import pytest
 import requests
 
-from tests.support.processes import ROOT, alive, descendants, kill_tree, service_env, wait_for
+from tests.support.processes import (
+    ROOT,
+    alive,
+    descendants,
+    kill_tree,
+    service_env,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 

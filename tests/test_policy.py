@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from conversations.policy import POLICY_FOLDER, PolicyError, load_policies, policy_in_force
+from conversations.policy import (
+    POLICY_FOLDER,
+    PolicyError,
+    load_policies,
+    policy_in_force,
+)
 
 SECTIONS = [
     "目的", "定義", "同意", "提供するサービス", "個人情報の取扱い", "利用料金", "サービスの変更・中断・終了",

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from conversations import messages as m
-from tests.support.live_server import LiveServer, live_server
+from tests.support.live_server import LiveServer
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -24,12 +24,6 @@ SCREENSHOT = "/tmp/simulator.png"
 GREETING = "友だち追加ありがとうございます"
 
 expect.set_options(timeout=WAIT_MS)
-
-
-@pytest.fixture
-def live(database_url, tmp_path) -> Iterator[LiveServer]:
-    with live_server(database_url, tmp_path / "instance") as server:
-        yield server
 
 
 @pytest.fixture

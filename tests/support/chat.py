@@ -13,7 +13,14 @@ from typing import Any, Callable, Iterator
 from zoneinfo import ZoneInfo
 
 from bot.turns import converse, user_for
-from conversations.inputs import Follow, Postback, Text, Unfollow, Unsupported, UserInput
+from conversations.inputs import (
+    Follow,
+    Postback,
+    Text,
+    Unfollow,
+    Unsupported,
+    UserInput,
+)
 from models import ConversationState, LineUser
 
 # A Tuesday before the cut-off: Wednesday 2 December is the first day that can be booked.

@@ -1,4 +1,4 @@
-"""console pages: published policy versions, erased users
+"""console pages: published policy versions, erased users, message log by time
 
 Revision ID: 0005
 Revises: 0004
@@ -28,8 +28,11 @@ def upgrade() -> None:
     sa.Column('published_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('published_by', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['published_by'], ['operators.id'], name=op.f('fk_policy_versions_published_by_operators')),
-    sa.PrimaryKeyConstraint('version', name=op.f('pk_policy_versions'))
+    sa.PrimaryKeyConstraint('version', name=op.f('pk_policy_versions')),
+    sa.UniqueConstraint('effective', name=op.f('uq_policy_versions_effective'))
     )
+    with op.batch_alter_table('message_log', schema=None) as batch_op:
+        batch_op.create_index('ix_message_log_created_at', ['created_at'], unique=False)
     with op.batch_alter_table('line_users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('erased_at', models.base.UTCDateTime(timezone=True), nullable=True))
 
@@ -41,5 +44,7 @@ def downgrade() -> None:
     with op.batch_alter_table('line_users', schema=None) as batch_op:
         batch_op.drop_column('erased_at')
 
+    with op.batch_alter_table('message_log', schema=None) as batch_op:
+        batch_op.drop_index('ix_message_log_created_at')
     op.drop_table('policy_versions')
     # ### end Alembic commands ###
