@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session
 
 from conversations.engine import Engine, Turn
 from conversations.flow import State
-from conversations.inputs import Follow, Unfollow, UserInput
+from conversations.inputs import Follow, Postback, Unfollow, UserInput
+from conversations.messages import button_label
 from handlers import Inbound, translate
 from models import ConversationState, LineUser, MessageLog, WebhookEvent, utcnow
-from models.message_log import INBOUND
+from models.message_log import INBOUND, OUTBOUND
 
 from .desk import DatabaseDesk
 from .outbox import queue_answer
@@ -84,12 +85,33 @@ def process_event(services: Services, payload: dict[str, Any]) -> None:
             return
         before = session.get(ConversationState, user.id)
         session.add(MessageLog(
-            user_id=user.id, direction=INBOUND, kind=inbound.kind, text=inbound.text, payload=inbound.payload,
+            user_id=user.id, direction=INBOUND, kind=inbound.kind, text=_readable(session, user, inbound),
+            payload=inbound.payload,
             flow=before.flow if before else None, step=before.step if before else None, event_id=event_id,
         ))
         turn = converse(session, services, user, inbound.input)
         if turn.messages and not user.blocked:
             queue_answer(session, user, turn.messages, turn.flow, turn.step, inbound.reply_token, row, services)
+
+
+# How far back a tapped button is looked for: a user can tap a button of an earlier question.
+_BUTTONS_LOOKBACK = 30
+
+
+def _readable(session: Session, user: LineUser, inbound: Inbound) -> str | None:
+    """For the console: a postback as the label of the button the user tapped (and the date or
+    time they picked), not its internal data, which stays in the payload."""
+    if not isinstance(inbound.input, Postback):
+        return inbound.text
+    sent = session.scalars(
+        select(MessageLog.payload)
+        .where(MessageLog.user_id == user.id, MessageLog.direction == OUTBOUND)
+        .order_by(MessageLog.created_at.desc(), MessageLog.id.desc()).limit(_BUTTONS_LOOKBACK)).all()
+    label = button_label(list(reversed(sent)), inbound.input.data)
+    if label is None:
+        return inbound.text
+    picked = " ".join(inbound.input.params.values())
+    return f"{label}（{picked}）" if picked else label
 
 
 def converse(session: Session, services: Services, user: LineUser, user_input: UserInput) -> Turn:

@@ -72,3 +72,23 @@ def summary(message: Message) -> str:
     if kind in ("template", "flex"):
         return str(message.get("altText", ""))
     return f"[{kind}]"
+
+
+def button_label(messages: list[Message], data: str) -> str | None:
+    """What the user saw on the button that sent `data` (its displayText, else its label), looked
+    up in messages the bot sent them; None when no such button is found."""
+    def actions(node: Any):
+        if isinstance(node, dict):
+            if node.get("type") in ("postback", "datetimepicker") and "data" in node:
+                yield node
+            for value in node.values():
+                yield from actions(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from actions(item)
+
+    for message in reversed(messages):
+        for action in actions(message):
+            if action.get("data") == data:
+                return str(action.get("displayText") or action.get("label") or "") or None
+    return None

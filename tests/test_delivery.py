@@ -172,6 +172,32 @@ def test_the_conversation_log_records_both_directions_with_their_step(line, work
         assert outbound_rows[0].text.startswith("友だち追加ありがとうございます")
 
 
+def test_the_conversation_log_records_a_tapped_button_by_the_label_the_user_saw(line, worker, services):
+    line.post(line.follow(USER))
+    worker.run_until_idle()
+    with services.db.transaction() as session:
+        card = session.scalars(select(MessageLog.payload).where(MessageLog.direction == "out")).all()
+    agree = next(a for a in _actions(card) if a.get("label") == "同意する")
+    line.post(line_events.postback(USER, line.token(USER), agree["data"]))
+    line.post(line_events.postback(USER, line.token(USER), "no-such-button|x"))
+    worker.run_until_idle()
+    with services.db.transaction() as session:
+        taps = session.scalars(select(MessageLog).where(MessageLog.kind == "postback").order_by(MessageLog.id)).all()
+        assert [t.text for t in taps] == ["同意する", "no-such-button|x"]
+        assert taps[0].payload["data"] == agree["data"]  # the data itself is kept
+
+
+def _actions(node):
+    if isinstance(node, dict):
+        if node.get("type") == "postback":
+            yield node
+        for value in node.values():
+            yield from _actions(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _actions(item)
+
+
 def test_a_user_kept_waiting_sees_the_loading_animation(line, worker, fake_line, services):
     services.config = services.config.but(loading_after_seconds=0)
     line.post(line.text(USER, "hi"))
