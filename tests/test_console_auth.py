@@ -404,3 +404,25 @@ def test_sso_refuses_someone_without_an_operator_row_and_a_forged_answer(build):
         assert goes_to_login(forged) and goes_to_login(client.get("/console/"))
         assert len(audit_rows(app, "sign_in_failed")) == 2
         assert not audit_rows(app, "sign_in")
+
+
+def test_deactivating_an_operator_or_setting_a_new_password_from_the_cli_ends_their_session(app):
+    staff = create_operator(app, "staff@desk.example.jp", "viewer", PASSWORD, "統計 閲覧")
+    client = app.test_client()
+    sign_in(client, "staff@desk.example.jp")
+    assert client.get("/console/").status_code == 200
+    runner = app.test_cli_runner()
+
+    result = runner.invoke(args=["operator-password", "Staff@desk.example.jp", "--password", "a new long passphrase"])
+    assert result.exit_code == 0, result.output
+    assert goes_to_login(client.get("/console/"))
+    assert sign_in(client, "staff@desk.example.jp").status_code == 401  # the old password is gone
+    assert sign_in(client, "staff@desk.example.jp", "a new long passphrase").status_code in (302, 303)
+
+    result = runner.invoke(args=["operator-active", "staff@desk.example.jp", "off"])
+    assert result.exit_code == 0, result.output
+    assert goes_to_login(client.get("/console/"))
+    assert sign_in(client, "staff@desk.example.jp", "a new long passphrase").status_code == 401
+    assert runner.invoke(args=["operator-active", "nobody@desk.example.jp", "off"]).exit_code != 0
+    assert [r.action for r in audit_rows(app) if r.target == f"operator:{staff.id}"][-2:] == [
+        "operator_password_set", "operator_deactivated"]

@@ -13,7 +13,7 @@ from . import audit_log, bookings, conversations, counsellors, policies, setting
 from .audit import audit
 from .auth import ConsoleSettings, current_operator, public, requires
 from .blueprint import bp
-from .cli import create_operator
+from .cli import create_operator, operator_active, operator_password
 from .sso import SsoSettings
 
 __all__ = ["audit", "bp", "current_operator", "init_console", "public", "requires"]
@@ -31,4 +31,5 @@ def init_console(app: Flask) -> None:
     for name in CSRF_EXEMPT_BLUEPRINTS:
         if name in app.blueprints:
             csrf.exempt(app.blueprints[name])
-    app.cli.add_command(create_operator)
+    for command in (create_operator, operator_active, operator_password):
+        app.cli.add_command(command)

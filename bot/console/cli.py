@@ -1,4 +1,7 @@
-"""`flask --app bot create-operator`: add a console operator (the only way one comes to exist)."""
+"""Console operators from the command line: `create-operator` (the only way one comes to exist),
+`operator-active` (an operator who leaves is deactivated, never deleted: the audit log names them)
+and `operator-password` (a new password). The last two end the operator's open sessions at once.
+"""
 
 from __future__ import annotations
 
@@ -61,3 +64,44 @@ def create_operator(email: str, name: str, role: str, counsellor_email: str | No
         audit("operator_created", target=f"operator:{operator.id}", detail={"role": role, "via": "cli"},
               session=session, operator=None)
     click.echo(f"operator {email} ({role}) created")
+
+
+def _operator(session, email: str) -> Operator:
+    operator = session.scalar(select(Operator).where(Operator.email == normalise_email(email)))
+    if operator is None:
+        raise click.ClickException(f"no operator with e-mail {email}")
+    return operator
+
+
+@click.command("operator-active")
+@click.argument("email")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@with_appcontext
+def operator_active(email: str, state: str) -> None:
+    """Deactivate (off) or reactivate (on) a console operator; deactivating ends their sessions."""
+    with current_app.extensions["db"].transaction() as session:
+        operator = _operator(session, email)
+        operator.active = state == "on"
+        operator.session_version += 1
+        audit("operator_activated" if operator.active else "operator_deactivated", target=f"operator:{operator.id}",
+              detail={"via": "cli"}, session=session, operator=None)
+    click.echo(f"operator {operator.email} {'active' if state == 'on' else 'deactivated'}")
+
+
+@click.command("operator-password")
+@click.argument("email")
+@click.option("--password", default=None, help="for scripts; prompted with confirmation when omitted")
+@with_appcontext
+def operator_password(email: str, password: str | None) -> None:
+    """Give a console operator a new password; their open sessions end."""
+    if password is None:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise click.BadParameter(f"use at least {MIN_PASSWORD} characters", param_hint="--password")
+    with current_app.extensions["db"].transaction() as session:
+        operator = _operator(session, email)
+        operator.password_hash = hash_password(password)
+        operator.session_version += 1
+        audit("operator_password_set", target=f"operator:{operator.id}", detail={"via": "cli"}, session=session,
+              operator=None)
+    click.echo(f"operator {operator.email}: new password set")
