@@ -84,3 +84,28 @@ def test_a_worker_stops_cleanly_on_sigterm(worker_env, workers):
     process.send_signal(signal.SIGTERM)
     assert process.wait(10) == 0
     assert b"worker stopped" in process.stdout.read()
+
+
+def test_two_workers_answer_one_users_burst_of_fifty_in_the_order_sent(line, worker_env, workers, services):
+    """One user sends 50 messages as fast as LINE delivers them while another user talks at the
+    same time; two workers share the queue. Consecutive messages always differ, so any two replies
+    delivered the wrong way round would show in what the user reads."""
+    rng = random.Random(50)
+    burst: list[str] = []
+    for _ in range(50):
+        burst.append(rng.choice([said for said in ANSWER_STARTS if not burst or said != burst[-1]]))
+    talker, other = "U" + "5" * 32, "U" + "6" * 32
+    other_says = [rng.choice(list(ANSWER_STARTS)) for _ in range(25)]
+    workers.extend(start_worker(worker_env()) for _ in range(2))
+    for i, said in enumerate(burst):
+        assert line.post(line.text(talker, said)).status_code == 200
+        if i % 2 == 0:
+            assert line.post(line.text(other, other_says[i // 2])).status_code == 200
+    wait_for(lambda: len(line.received(talker)) >= 50 and len(line.received(other)) >= 25, timeout=120)
+    wait_for(lambda: job_statuses(services.db) == {"done"}, timeout=30)  # nothing more still to come
+    for user, sent in ((talker, burst), (other, other_says)):
+        answers = line.received(user)
+        assert len(answers) == len(sent), f"{len(answers)} replies to {len(sent)} messages"
+        out_of_order = [n for n, (said, answer) in enumerate(zip(sent, answers))
+                        if not answer.startswith(ANSWER_STARTS[said])]
+        assert not out_of_order, f"replies {out_of_order} do not answer the message sent in that place"
