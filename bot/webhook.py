@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
+from typing import Any
 
 from flask import Blueprint, abort, current_app, request
 from linebot.v3.exceptions import InvalidSignatureError
@@ -45,10 +48,43 @@ def callback():
     return "OK"
 
 
+# LINE's events are a handful of levels deep. A signed body nested deeper cannot be LINE's, and
+# would strain every JSON encoder between here and the database (found by tests/test_webhook_fuzz.py:
+# a deeply nested body made json.loads raise RecursionError, a 500).
+_MAX_DEPTH = 256
+# PostgreSQL's jsonb refuses \u0000, and lone surrogates (legal JSON escapes, not characters) cannot
+# be encoded for any database: both made storing a signed body fail with a 500. They are replaced,
+# so the rest of the event (a user's message) is still stored and answered.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 parses as inf, which no database's JSON stores
+        raise ValueError("number out of range")
+    return value
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")  # NaN and Infinity: Python's extension, refused by jsonb
+
+
+def _storable(value: Any, depth: int = 0) -> Any:
+    if depth > _MAX_DEPTH:
+        raise ValueError("nested too deeply")
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_storable(item, depth + 1) for item in value]
+    if isinstance(value, dict):
+        return {_storable(k, depth): _storable(v, depth + 1) for k, v in value.items()}
+    return value
+
+
 def _events(body: str) -> list | None:
     try:
-        payload = json.loads(body)
-    except ValueError:
+        payload = _storable(json.loads(body, parse_float=_finite, parse_constant=_refuse_constant))
+    except (ValueError, RecursionError):
         return None
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
         return None

@@ -21,6 +21,7 @@ from bot.simulator import events as line_events
 from bot.worker import Worker
 from models import Job, utcnow
 from models.migrate import upgrade
+from tests.support import log_scan
 from tests.support.chat import TUESDAY_MORNING, Chat
 from tests.support.fake_line import FakeLine
 from tests.support.live_server import LiveServer, live_server
@@ -32,6 +33,12 @@ TEMPLATE_DB = "desk_template"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(autouse=True)
+def _nothing_personal_is_logged() -> Iterator[log_scan.Recorder]:
+    """Fails a test during which the service logged a name, phone, e-mail, token or secret."""
+    yield from log_scan.watch([CHANNEL_SECRET, ACCESS_TOKEN])
 
 
 @pytest.fixture(scope="session")
