@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 export PORT
 
-.PHONY: run test install test-deps clean
+.PHONY: run test chaos install test-deps clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,12 @@ test-deps:
 	scripts/install-test-deps
 
 test: install test-deps
+	$(BIN)/python scripts/audit_dependencies.py
 	$(BIN)/python -m pytest
+
+# The fault suite at full size: 500 users, 10,000 events, Graph down 120 s, a worker SIGKILLed 3 times.
+chaos: install test-deps
+	$(BIN)/python -m tests.chaos.run --users 500 --events 10000 --graph-down 120 --kills 3
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

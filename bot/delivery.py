@@ -60,7 +60,10 @@ def deliver(services: Services, payload: dict[str, Any]) -> None:
         if result.outcome is Outcome.REJECTED:
             _settle(services, outbound_id, reply_rejected=True, reply_in_doubt=False)
         elif result.outcome is Outcome.RETRY:
-            _settle(services, outbound_id, reply_in_doubt=False)
+            # A 429/5xx says only that this attempt did not use the token; an earlier unanswered
+            # attempt may still have, so its doubt stays (clearing it made the next retry take a
+            # refused token for "never delivered" and push a second copy: found by the fault suite).
+            _settle(services, outbound_id, reply_in_doubt=was_in_doubt)
             raise RetryLater(f"reply: LINE answered {result.status}", result.retry_after)
         else:
             raise RetryLater("reply: no answer from LINE")

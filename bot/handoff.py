@@ -13,19 +13,22 @@ from datetime import timedelta
 from typing import Any
 
 from markupsafe import escape
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from conversations import notices
 from conversations.schedule import label_slot
-from models import Booking, Counsellor, LineUser, OperatorAlert, utcnow
+from models import Booking, Counsellor, Job, LineUser, OperatorAlert, utcnow
 from models.booking import (
+    CANCELLED,
     CONFIRMED,
+    NO_SHOW,
     TEAMS_CANCELLED,
     TEAMS_CREATED,
     TEAMS_FAILED,
     TEAMS_PENDING,
 )
+from models.job import RUNNING
 
 from . import jobs
 from .graph_api import GraphOutcome, GraphResult, MeetingRequest
@@ -98,11 +101,31 @@ def _fail(services: Services, booking_id: int, detail: str) -> None:
                          "teams", "handoff_failed", None, None, services)
 
 
+def _may_exist_unrecorded(session: Session, booking: Booking) -> bool:
+    """A booking withdrawn (cancelled, no-show) before its create finished: if an earlier attempt of
+    the create may have reached Graph (its answer was lost, or its worker was killed mid-call), the
+    event can exist without our knowing its id, and the cancel job behind this create would find
+    nothing to withdraw: the counsellor's invite, with the user's name and consultation, would
+    stand (found while building the fault suite; pinned in tests/test_chaos.py). So the create asks
+    again with the same transactionId, which gets that event back if it exists, and records it for
+    the cancel job; no join link is sent. On a first attempt nothing can exist yet: skipped as
+    before. (Should every earlier attempt have been refused outright, the counsellor sees an invite
+    and its cancellation at once: the lesser harm.)"""
+    if booking.status not in (CANCELLED, NO_SHOW) or booking.teams_status != TEAMS_PENDING:
+        return False
+    # Only one job of a lane runs at a time, so the running create of this lane is this one.
+    attempt = session.scalar(select(Job.attempts).where(Job.queue_key == lane(booking.id), Job.kind == CREATE,
+                                                        Job.status == RUNNING))
+    return (attempt or 0) > 1
+
+
 def create_meeting(services: Services, payload: dict[str, Any]) -> None:
     booking_id = payload["booking_id"]
     with services.db.transaction() as session:
         booking = session.get(Booking, booking_id)
-        if booking is None or booking.status != CONFIRMED or booking.teams_status in (TEAMS_CREATED, TEAMS_FAILED):
+        if booking is None or booking.teams_status in (TEAMS_CREATED, TEAMS_FAILED):
+            return
+        if booking.status != CONFIRMED and not _may_exist_unrecorded(session, booking):
             return
         meeting = _meeting(services, booking, session.get(Counsellor, booking.counsellor_id))
         give_up_at = (booking.confirmed_at or services.clock()) + timedelta(minutes=services.config.graph_retry_window_minutes)

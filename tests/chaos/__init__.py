@@ -1,0 +1,1 @@
+"""The fault suite: the real service under a scripted population with LINE, Graph and workers failing."""
