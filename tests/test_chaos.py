@@ -81,3 +81,14 @@ def test_a_reply_in_doubt_is_not_sent_again_when_its_retry_was_throttled(line, w
         worker.run_until_idle()
         make_jobs_due(services.db)
     assert line.received(user) == ["ご用件をお選びください。"]
+
+
+def test_the_scan_of_the_service_processes_logs_finds_an_address_a_phone_a_typed_name_and_a_secret(tmp_path):
+    from tests.chaos.run import scan_logs
+
+    (tmp_path / "web.log").write_text("INFO bot.webhook: stored 3 events\n"
+                                      "INFO bot.desk: booking for taro@example.jp\n")
+    (tmp_path / "worker-0.log").write_text("WARNING x: 090-1234-5678 山田 太郎\nERROR y: token s3cret-value\n")
+    found = scan_logs(tmp_path, ["s3cret-value"])
+    assert {f.split(" logged ")[0] for f in found} == {"web.log:2", "worker-0.log:1", "worker-0.log:2"}
+    assert any("mobile phone" in f for f in found) and any("typed text '山田 太郎'" in f for f in found)

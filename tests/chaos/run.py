@@ -51,6 +51,7 @@ from tests.support.fake_entra import FakeEntra
 from tests.support.fake_graph import FakeGraph
 from tests.support.fake_line import LOADING, PUSH, REPLY, FakeLine
 from tests.support.https_fake import trusting
+from tests.support.log_scan import leaks
 from tests.support.postgres import _free_port, start_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -600,6 +601,23 @@ def print_summary(driver, line, graph, queue, events, outbound, bookings, dead, 
     print(f"workers SIGKILLed {s.kills}, restarted {s.restarts}; jobs {queue}, dead {dead}")
 
 
+# What the population types that is personal (the phone and address are caught by the scan's patterns).
+TYPED_PERSONAL = ("山田 太郎", "ヤマダ タロウ", "やまだ たろう", "転職を考えています")
+
+
+def scan_logs(work: Path, secrets: list[str]) -> list[str]:
+    """Every line the web and worker processes logged, scanned for personal data and secrets (the
+    in-process scan of the test suite cannot see other processes)."""
+    found, lines = [], 0
+    for path in sorted(work.glob("*.log")):
+        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            lines += 1
+            hits = leaks(line, secrets) + [f"typed text {p!r}" for p in TYPED_PERSONAL if p in line]
+            found += [f"{path.name}:{number} logged {hit}" for hit in hits]
+    print(f"service logs scanned: {lines} lines, {len(found)} with personal data or secrets")
+    return found[:20]
+
+
 # -- putting it together -------------------------------------------------------------------------
 
 def run(size: Size, log=print) -> list[str]:
@@ -646,6 +664,9 @@ def run(size: Size, log=print) -> list[str]:
         log(f"population done: {driver.tally.posted} events; waiting for the queue to drain")
         queue = drain(db, size.drain_timeout, log)
         shortfalls = check(driver, line, graph, db, queue)
+        service.stop()  # flushes the processes' logs for the scan
+        service = None
+        shortfalls += scan_logs(work, [CHANNEL_SECRET, ACCESS_TOKEN, entra.client_secret])
         if not shortfalls:
             keep_logs = False
         return shortfalls
