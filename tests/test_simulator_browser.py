@@ -245,6 +245,39 @@ def test_adding_a_user_asks_for_a_name_and_opens_their_empty_chat(page, live):
     follow(page)
 
 
+def test_a_slow_first_load_of_the_user_list_does_not_undo_a_user_just_added(browser, live):
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="ja-JP", timezone_id="Asia/Tokyo")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        held = []
+
+        def hold_the_first_list(route):
+            if route.request.method == "GET" and not held:
+                # The list as it is now, delivered only after the user has been added.
+                held.append((route, route.fetch()))
+            else:
+                route.continue_()
+
+        page.route("**/personas*", hold_the_first_list)
+        page.goto(f"{live.url}/simulator/")
+        for _ in range(100):  # Playwright runs route handlers only while one of its calls waits
+            if held:
+                break
+            page.wait_for_timeout(50)
+        assert held, "the page never asked for the user list"
+        page.once("dialog", lambda dialog: dialog.accept("遅い 読み込み"))
+        page.get_by_role("button", name="ユーザーを追加").click()
+        expect(page.locator("#persona option:checked")).to_have_text("遅い 読み込み")
+
+        route, stale = held[0]
+        route.fulfill(response=stale)
+        page.wait_for_timeout(500)  # let the late answer arrive; it must change nothing
+        expect(page.locator("#persona option:checked")).to_have_text("遅い 読み込み")
+    finally:
+        context.close()
+
+
 def test_blocking_and_adding_again_sends_an_unblocked_follow(page, live):
     user_id = selected_user(page)
     follow(page)

@@ -128,15 +128,21 @@
 
   // ---------------------------------------------------------------- personas
 
+  let personasLoad = 0;
+
   async function loadPersonas(preferred) {
+    // Only the latest load applies: the page's first load answering late must not replace the
+    // list a user just added to (and switch them back to the first user).
+    const load = ++personasLoad;
     let personas = [];
     try {
       const response = await fetch(urls.personas, { cache: "no-store" });
       if (!response.ok) throw new Error(String(response.status));
       personas = (await response.json()).personas || [];
     } catch (_) {
-      notify("ユーザーの一覧を読み込めませんでした。");
+      if (load === personasLoad) notify("ユーザーの一覧を読み込めませんでした。");
     }
+    if (load !== personasLoad) return;
     ui.persona.replaceChildren(...personas.map((p) => {
       const option = el("option", null, p.display_name);
       option.value = p.user_id;
