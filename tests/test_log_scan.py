@@ -39,3 +39,13 @@ def test_personal_data_and_secrets_in_a_log_line_are_found(line: str) -> None:
 ])
 def test_ordinary_operational_lines_pass_the_scan(line: str) -> None:
     assert leaks(line, SECRETS) == []
+
+
+def test_digit_groups_inside_request_ids_are_not_phone_numbers_but_a_number_beside_one_is():
+    from tests.support.log_scan import leaks
+
+    ids = ("Graph create answered 201 (request-id=75c11f29-dc45-4e69-a710-a6451b3a7e65, "
+           "client-request-id=4c4e5353-0745-4093-9410-89ef612048af) correlation_id: dcd89c04-6160-4911-88ff-4d119f980550")
+    assert leaks(ids, []) == []
+    assert leaks(ids + " phone 0745-4093-9410", []) == ["phone '0745-4093-9410'"]
+    assert "mobile phone '090-1234-5678'" in leaks("call 090-1234-5678.", [])

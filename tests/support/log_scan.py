@@ -37,11 +37,14 @@ PERSONAL = ("山田", "ヤマダ", "佐藤", "サトウ", "はるか", "ハル�
 
 PATTERNS = {
     "e-mail": re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+"),
-    "mobile phone": re.compile(r"(?<![0-9])0[789]0[-\s]?[0-9]{4}[-\s]?[0-9]{4}(?![0-9])"),
-    "phone": re.compile(r"(?<![0-9])0[1-9][0-9]{0,3}-[0-9]{1,4}-[0-9]{4}(?![0-9])"),
+    # A number standing alone: not digits inside a longer token (a request id, a hex string).
+    "mobile phone": re.compile(r"(?<![0-9A-Za-z-])0[789]0[-\s]?[0-9]{4}[-\s]?[0-9]{4}(?![0-9A-Za-z-])"),
+    "phone": re.compile(r"(?<![0-9A-Za-z-])0[1-9][0-9]{0,3}-[0-9]{1,4}-[0-9]{4}(?![0-9A-Za-z-])"),
     "international phone": re.compile(r"\+81[-\s]?\(?0?\)?[1-9][0-9]{0,3}[-\s]?[0-9]{1,4}[-\s]?[0-9]{4}(?![0-9])"),
     "bearer token": re.compile(r"Bearer\s+\S+", re.IGNORECASE),
 }
+
+UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 
 FORMAT = logging.Formatter("%(levelname)s %(name)s: %(message)s")
 
@@ -69,6 +72,8 @@ def leaks(line: str, secrets: Iterable[str]) -> list[str]:
     text = unicodedata.normalize("NFKC", line)
     for allowed in ALLOWED:
         text = text.replace(allowed, "")
+    # Request and correlation ids are random UUIDs, whose digit groups can look like a phone number.
+    text = UUID.sub("<uuid>", text)
     found = [f"{kind} {m.group(0)!r}" for kind, pattern in PATTERNS.items() for m in pattern.finditer(text)]
     found += [f"secret {s[:6]}…" for s in secrets if s and s in text]
     found += [f"personal test string {p!r}" for p in PERSONAL if p in text]
