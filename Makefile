@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 export PORT
 
-.PHONY: run test chaos install test-deps clean
+.PHONY: run test chaos bench install test-deps clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: install test-deps
 # The fault suite at full size: 500 users, 10,000 events, Graph down 120 s, a worker SIGKILLed 3 times.
 chaos: install test-deps
 	$(BIN)/python -m tests.chaos.run --users 500 --events 10000 --graph-down 120 --kills 3
+
+# The performance benchmark (not part of `make test`): PostgreSQL, then SQLite; prints the targets' table.
+bench: install test-deps
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,477 @@
+"""The benchmark: `python -m bench.run` (what `make bench` runs; not part of `make test`).
+
+For PostgreSQL (a throwaway cluster) and then SQLite, it starts the service as in production
+(gunicorn web processes with the Procfile's settings, `python -m bot.worker` processes) against
+the fake LINE platform on loopback, and drives it from a load generator in a process of its own
+(`bench/loadgen.py`) posting pre-signed webhook bodies over kept-alive and new connections.
+Phases, in order:
+
+1. baseline: a minimal Flask app on the same gunicorn settings that only verifies the signature,
+   posted to as fast as the generator can (closed loop);
+2. ingress: the service, the same way; the events it could not turn meanwhile are then dropped
+   from the queue (marked done) so the next phase starts on an idle queue;
+3. ack latency: the service at a steady 500 events/s (open loop); backlog dropped again;
+4. turns: 50 turns/s (open loop) from a pool of users, each timed from the webhook post to the
+   answer's arrival at the fake LINE, by reply token or, where the bot fell back, by push;
+5. burst: 3,000 new users, one message each, within 10 s; the time until the last is answered;
+6. peak resident memory (VmHWM) of every gunicorn and bot.worker process.
+
+Then it prints one table per database with each target and PASS or MISS. Every loop and wait is
+bounded; a phase that runs out of time is reported as a miss, never waited on forever.
+`--profile DIR` also samples one gunicorn worker during the ingress phase and one bot.worker
+during the burst with py-spy (`pip install py-spy`) and prints their top frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import create_engine, func, select, text, update
+
+from bench import report
+from bench.loadgen import Plan
+from bot.demo import load_demo_data
+from bot.ingest import EVENT_JOB
+from bot.simulator import events as line_events
+from models import Job, utcnow
+from models.database import Database
+from models.migrate import upgrade
+from tests.chaos.run import Service
+from tests.support.fake_line import PUSH, REPLY, FakeLine
+from tests.support.postgres import _free_port, start_cluster
+from tests.support.processes import descendants, service_env
+
+ROOT = Path(__file__).resolve().parents[1]
+CHANNEL_SECRET = "bench-channel-secret-0123456789ab"
+ACCESS_TOKEN = "bench-access-token"
+TOKEN_TTL = 60.0  # LINE: a reply token is not guaranteed after about a minute from its event
+
+
+@dataclass
+class Options:
+    databases: tuple[str, ...] = ("postgresql", "sqlite")
+    workers: int = 2  # bot.worker processes
+    max_seconds: float = 8.0  # each closed-loop ingress phase
+    max_bodies: int = 40_000  # pre-signed bodies for a closed-loop phase (more than 5,000/s is not expected)
+    connections: int = 16  # closed loop
+    ack_seconds: float = 8.0
+    steady_seconds: float = 20.0
+    steady_users: int = 250  # each posts every steady_users / STEADY_RATE seconds
+    burst_wait: float = 180.0  # after the burst's last post, at most
+    drain_timeout: float = 180.0
+    profile_dir: Path | None = None
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# -- the fake LINE, keeping only when each answer arrived -----------------------------------------
+
+class _Arrivals(list):
+    """Stands in for FakeLine.calls: keeps no bodies (the bench makes tens of thousands of calls),
+    only the first accepted reply per token and every accepted push per user, with their times."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.replies: dict[str, float] = {}
+        self.pushes: dict[str, list[float]] = defaultdict(list)
+        self.counts: Counter = Counter()
+
+    def append(self, call: Any) -> None:
+        now = time.monotonic()
+        with self.lock:
+            self.counts[(call.path, call.status)] += 1
+            if call.path == REPLY and call.status == 200:
+                self.replies.setdefault(str(call.body.get("replyToken")), now)
+            elif call.path == PUSH and call.status == 200:
+                self.pushes[str(call.body.get("to"))].append(now)
+
+    def snapshot(self) -> tuple[dict[str, float], dict[str, list[float]]]:
+        with self.lock:
+            return dict(self.replies), {k: list(v) for k, v in self.pushes.items()}
+
+
+class BenchLine(FakeLine):
+    def __init__(self) -> None:
+        super().__init__(ACCESS_TOKEN)
+        self.calls = _Arrivals()
+        self.arrivals = _Discard()
+
+
+class _Discard(list):
+    def append(self, _item: Any) -> None:
+        pass
+
+
+# -- bodies and the load generator ----------------------------------------------------------------
+
+@dataclass
+class Batch:
+    plan: Plan
+    meta: list[tuple[str, str]]  # (user id, reply token) per body
+
+
+def make_batch(line: BenchLine, port: int, phase: int, count: int, users: int, *, pace: str, duration: float,
+               rate: float = 0.0, connections: int = 16, lead: float = 3.0, said: str = "メニュー") -> Batch:
+    """Pre-signed bodies of one text event each. Open loop: each event's timestamp and its reply
+    token's expiry follow the time it is due, as LINE's would."""
+    start_at = time.monotonic() + lead
+    wall_offset = time.time() - time.monotonic()
+    bodies, meta = [], []
+    for i in range(count):
+        user = f"U{phase:02x}{i % users:030x}"
+        due = start_at + (i / rate if pace == "rate" else 0.0)
+        token = line.store.issue_reply_token(user, due - time.monotonic() + TOKEN_TTL)
+        event = line_events.text(user, token, said)
+        event["timestamp"] = int((due + wall_offset) * 1000)
+        body = line_events.body(event).encode()
+        bodies.append((body, line_events.signature(CHANNEL_SECRET, body)))
+        meta.append((user, token))
+    if pace == "max":  # nothing in the bodies depends on when they go
+        start_at = time.monotonic() + 0.5
+    elif start_at - time.monotonic() < 0.5:
+        raise RuntimeError("making the bodies overran the lead time; raise `lead`")
+    plan = Plan(host="127.0.0.1", port=port, bodies=bodies, pace=pace, duration=duration, start_at=start_at,
+                rate=rate, connections=connections)
+    return Batch(plan, meta)
+
+
+def post(batch: Batch, work: Path) -> list[report.Post]:
+    """Run the load generator in its own process and read back what it saw."""
+    plan_path, result_path = work / "plan.pickle", work / "result.pickle"
+    with open(plan_path, "wb") as f:
+        pickle.dump(batch.plan, f)
+    result_path.unlink(missing_ok=True)
+    bound = batch.plan.start_at - time.monotonic() + batch.plan.duration + batch.plan.grace + 3 * batch.plan.timeout + 60
+    subprocess.run([sys.executable, "-m", "bench.loadgen", str(plan_path), str(result_path)], cwd=ROOT,
+                   check=True, timeout=bound)
+    with open(result_path, "rb") as f:
+        raw = pickle.load(f)
+    plan_path.unlink(missing_ok=True)
+    result_path.unlink(missing_ok=True)
+    return [report.Post(batch.meta[i][0], batch.meta[i][1], started, due, finished, status)
+            for i, due, started, finished, status in raw]
+
+
+# -- the processes -------------------------------------------------------------------------------
+
+def start_baseline(env: dict[str, str], port: int, logs: Path) -> subprocess.Popen:
+    with open(logs / "baseline.log", "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "python:bot.gunicorn_conf",
+             "--bind", f"127.0.0.1:{port}", "bench.baseline_app:app"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(5)
+
+
+def wait_http(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited with {process.returncode}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def peak_resident_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def gunicorn_workers(service: Service) -> list[int]:
+    return sorted(descendants(service.web.pid))
+
+
+def memory(service: Service) -> dict[str, float]:
+    found: dict[str, float] = {}
+    labelled = [(f"web master (pid {service.web.pid})", service.web.pid)]
+    labelled += [(f"web worker {n} (pid {pid})", pid) for n, pid in enumerate(gunicorn_workers(service), 1)]
+    labelled += [(f"bot.worker {n} (pid {p.pid})", p.pid) for n, p in enumerate(service.workers, 1)]
+    for label, pid in labelled:
+        mb = peak_resident_mb(pid)
+        if mb is not None:
+            found[label] = mb
+    return found
+
+
+# -- the queue between phases ---------------------------------------------------------------------
+
+def queue_counts(db: Database) -> dict[str, int]:
+    with db.transaction() as session:
+        return dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+
+
+def wait_idle(db: Database, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        counts = queue_counts(db)
+        if not counts.get("pending") and not counts.get("running"):
+            return True
+        time.sleep(1)
+    log(f"the queue was not idle within {timeout:.0f} s: {queue_counts(db)}")
+    return False
+
+
+def drop_backlog(db: Database, timeout: float) -> int:
+    """Mark the events the workers had not yet started as done (the ingress phases post far more
+    than the workers turn), then wait for the turns in progress and their deliveries."""
+    with db.transaction() as session:
+        dropped = session.execute(
+            update(Job).where(Job.status == "pending", Job.kind == EVENT_JOB)
+            .values(status="done", finished_at=utcnow(), last_error="dropped by the benchmark")).rowcount
+    wait_idle(db, timeout)
+    return dropped
+
+
+def wait_answered(line: BenchLine, posts: list[report.Post], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        replies, pushes = line.calls.snapshot()
+        if len(report.match_answers(posts, replies, pushes)) >= len(posts):
+            return
+        time.sleep(0.5)
+
+
+# -- py-spy ---------------------------------------------------------------------------------------
+
+def start_profile(pid: int, seconds: float, out: Path) -> subprocess.Popen | None:
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        log("py-spy is not installed (.venv/bin/pip install py-spy): no profile")
+        return None
+    return subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "100",
+                             "--format", "raw", "--nonblocking", "--output", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def summarise_profile(path: Path, top: int = 12) -> str:
+    """Self and inclusive sample shares per function from py-spy's raw (collapsed) stacks."""
+    own, inclusive, total = Counter(), Counter(), 0
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return f"{path}: no profile written"
+    for line in lines:
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        frames = [f.rsplit(":", 1)[0] + ")" if f.endswith(")") and ":" in f else f
+                  for f in stack.split(";") if not f.startswith(("process ", "thread "))]
+        if not frames:
+            continue
+        total += n
+        own[frames[-1]] += n
+        for frame in set(frames):
+            inclusive[frame] += n
+    if not total:
+        return f"{path.name}: no samples"
+    out = [f"{path.name}: {total} samples", "  self:"]
+    out += [f"    {100 * n / total:5.1f}%  {frame}" for frame, n in own.most_common(top)]
+    out.append("  inclusive (project and library frames below the thread's loop):")
+    skip = ("threading.py", "concurrent/futures/thread.py", "(run)", "_bootstrap")
+    ranked = [(f, n) for f, n in inclusive.most_common() if not any(s in f for s in skip)]
+    out += [f"    {100 * n / total:5.1f}%  {frame}" for frame, n in ranked[:top * 2]]
+    return "\n".join(out)
+
+
+# -- one database ---------------------------------------------------------------------------------
+
+def bench(database: str, opts: Options) -> report.Results:
+    results = report.Results(database="PostgreSQL" if database == "postgresql" else "SQLite")
+    work = Path(tempfile.mkdtemp(prefix=f"desk-bench-{database}-"))
+    cluster = service = baseline = db = None
+    line = BenchLine()
+    profiles: list[tuple[subprocess.Popen, Path]] = []
+    failed = True  # the service's logs stay for a look when the run breaks off
+    try:
+        if database == "postgresql":
+            cluster = start_cluster()
+            admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text("CREATE DATABASE bench"))
+            admin.dispose()
+            url = cluster.url("bench")
+        else:
+            url = f"sqlite:///{work}/bench.sqlite3"
+        upgrade(url)
+        db = Database(url, pool_size=2)
+        load_demo_data(db)
+        env = service_env(PORT=str(_free_port()), DATABASE_URL=url, SECRET_KEY="bench",
+                          INSTANCE_PATH=str(work / "instance"), LINE_CHANNEL_SECRET=CHANNEL_SECRET,
+                          LINE_CHANNEL_ACCESS_TOKEN=ACCESS_TOKEN, LINE_API_BASE_URL=line.url)
+        log(f"{results.database}: logs in {work}")
+
+        # 1. the baseline, alone on the machine (our service is not started yet)
+        port = _free_port()
+        baseline = start_baseline(env, port, work)
+        wait_http(f"http://127.0.0.1:{port}/healthz", baseline)
+        post(make_batch(line, port, 0xB0, 2000, 2000, pace="max", duration=1.5, lead=1.0), work)  # warm-up
+        posts = post(make_batch(line, port, 0xB1, opts.max_bodies, 2000, pace="max", duration=opts.max_seconds,
+                                connections=opts.connections), work)
+        results.baseline = report.ingress_summary(posts)
+        log(f"baseline: {results.baseline}")
+        stop_group(baseline)
+        baseline = None
+
+        # the service
+        service = Service(env, work, opts.workers)
+        service.wait_ready()
+        port = service.port
+        warm = post(make_batch(line, port, 0xA0, 200, 200, pace="rate", rate=100, duration=2.0, lead=1.0), work)
+        wait_answered(line, warm, 30)
+        wait_idle(db, 30)
+
+        # 2. ingress at the most the service takes
+        batch = make_batch(line, port, 0xA1, opts.max_bodies, 2000, pace="max", duration=opts.max_seconds,
+                           connections=opts.connections)
+        if opts.profile_dir:
+            workers = gunicorn_workers(service)
+            out = opts.profile_dir / f"{database}-web-worker-ingress.txt"
+            spy = start_profile(workers[0], opts.max_seconds + 2, out) if workers else None
+            if spy:
+                profiles.append((spy, out))
+        posts = post(batch, work)
+        results.ingress = report.ingress_summary(posts)
+        log(f"ingress: {results.ingress}; queue {queue_counts(db)}")
+        dropped = drop_backlog(db, opts.drain_timeout)
+        results.notes.append(f"after the max-rate ingress phase {dropped} unturned events were dropped from the queue")
+
+        # 3. ack latency at 500 events/s
+        count = int(report.ACK_RATE * opts.ack_seconds)
+        posts = post(make_batch(line, port, 0xA2, count, 2000, pace="rate", rate=report.ACK_RATE,
+                                duration=opts.ack_seconds, connections=32), work)
+        results.ack = report.ingress_summary(posts, from_due=True, planned=count)
+        log(f"ack at {report.ACK_RATE:.0f}/s: {results.ack}; queue {queue_counts(db)}")
+        dropped = drop_backlog(db, opts.drain_timeout)
+        results.notes.append(f"after the {report.ACK_RATE:.0f} ev/s phase {dropped} unturned events were dropped")
+
+        # 4. turns at a steady 50/s
+        count = int(report.STEADY_RATE * opts.steady_seconds)
+        posts = post(make_batch(line, port, 0xA3, count, opts.steady_users, pace="rate", rate=report.STEADY_RATE,
+                                duration=opts.steady_seconds, connections=16), work)
+        wait_answered(line, posts, 60)
+        replies, pushes = line.calls.snapshot()
+        results.steady = report.turn_summary(posts, replies, pushes, planned=count)
+        log(f"steady: {results.steady}")
+        wait_idle(db, opts.drain_timeout)
+
+        # 5. the burst: 3,000 new users within 10 s
+        batch = make_batch(line, port, 0xA4, report.BURST_USERS, report.BURST_USERS, pace="rate",
+                           rate=report.BURST_USERS / report.BURST_SECONDS, duration=report.BURST_SECONDS,
+                           connections=32, lead=4.0)
+        if opts.profile_dir:
+            out = opts.profile_dir / f"{database}-bot-worker-burst.txt"
+            spy = start_profile(service.workers[0].pid, 25, out)
+            if spy:
+                profiles.append((spy, out))
+        posts = post(batch, work)
+        results.burst_send_seconds = max(p.started for p in posts) - min(p.started for p in posts) if posts else 0
+        wait_answered(line, posts, opts.burst_wait)
+        replies, pushes = line.calls.snapshot()
+        results.burst = report.turn_summary(posts, replies, pushes, planned=report.BURST_USERS)
+        log(f"burst: {results.burst}")
+
+        # 6. memory
+        results.memory_mb = memory(service)
+        wait_idle(db, 30)
+        log(f"fake LINE calls: {dict(line.calls.counts)}; queue {queue_counts(db)}")
+        for spy, out in profiles:
+            try:
+                spy.wait(60)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+            print(summarise_profile(out), flush=True)
+        failed = False
+        return results
+    finally:
+        for spy, _ in profiles:
+            if spy.poll() is None:
+                spy.kill()
+        if baseline is not None:
+            stop_group(baseline)
+        if service is not None:
+            service.stop()
+        if db is not None:
+            db.dispose()
+        line.close()
+        if cluster is not None:
+            cluster.stop()
+        if not failed:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", choices=("postgresql", "sqlite", "both"), default="both")
+    parser.add_argument("--workers", type=int, default=Options.workers, help="bot.worker processes")
+    parser.add_argument("--max-seconds", type=float, default=Options.max_seconds)
+    parser.add_argument("--steady-seconds", type=float, default=Options.steady_seconds)
+    parser.add_argument("--profile", type=Path, help="folder for py-spy profiles (py-spy must be installed)")
+    args = parser.parse_args(argv)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the fake LINE's request lines
+    opts = Options(databases=("postgresql", "sqlite") if args.database == "both" else (args.database,),
+                   workers=args.workers, max_seconds=args.max_seconds, steady_seconds=args.steady_seconds,
+                   profile_dir=args.profile)
+    if opts.profile_dir:
+        opts.profile_dir.mkdir(parents=True, exist_ok=True)
+    log(f"{os.cpu_count()} cores; WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', '2')}, "
+        f"WEB_THREADS={os.environ.get('WEB_THREADS', '4')}, WORKER_THREADS={os.environ.get('WORKER_THREADS', '4')}, "
+        f"{opts.workers} bot.worker processes")
+    tables = []
+    for database in opts.databases:
+        try:
+            tables.append(report.render(bench(database, opts)))
+        except Exception as e:  # noqa: BLE001 (one database failing still prints the other's table)
+            traceback.print_exc()
+            tables.append(f"== {database} ==\nthe run failed: {type(e).__name__}: {e}")
+        print("\n" + tables[-1] + "\n", flush=True)
+    print("\n== summary (targets are set for PostgreSQL on 2 cores) ==")
+    print("\n\n".join(tables))
+    return 0 if all("every target met" in t for t in tables[:1]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
