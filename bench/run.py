@@ -29,7 +29,6 @@ import logging
 import os
 import pickle
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -55,7 +54,7 @@ from models.migrate import upgrade
 from tests.chaos.run import Service
 from tests.support.fake_line import PUSH, REPLY, FakeLine
 from tests.support.postgres import _free_port, start_cluster
-from tests.support.processes import descendants, service_env
+from tests.support.processes import descendants, service_env, stop_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANNEL_SECRET = "bench-channel-secret-0123456789ab"
@@ -179,21 +178,6 @@ def start_baseline(env: dict[str, str], port: int, logs: Path) -> subprocess.Pop
             [sys.executable, "-m", "gunicorn", "--config", "python:bot.gunicorn_conf",
              "--bind", f"127.0.0.1:{port}", "bench.baseline_app:app"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def stop_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait(5)
 
 
 def wait_http(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
@@ -353,7 +337,7 @@ def bench(database: str, opts: Options) -> report.Results:
                                 connections=opts.connections), work)
         results.baseline = report.ingress_summary(posts)
         log(f"baseline: {results.baseline}")
-        stop_group(baseline)
+        stop_groups(baseline)
         baseline = None
 
         # the service
@@ -431,7 +415,7 @@ def bench(database: str, opts: Options) -> report.Results:
             if spy.poll() is None:
                 spy.kill()
         if baseline is not None:
-            stop_group(baseline)
+            stop_groups(baseline)
         if service is not None:
             service.stop()
         if db is not None:

@@ -18,7 +18,6 @@ from sqlalchemy import exc, select, text
 from bot import create_app
 from bot.console.auth import SESSION_SEEN
 from models import (
-    AuditEntry,
     Booking,
     Counsellor,
     LineUser,
@@ -27,11 +26,20 @@ from models import (
     SignInAttempt,
     utcnow,
 )
+from tests.support.console import (
+    ADMIN_EMAIL,
+    PASSWORD,
+    audit_rows,
+    create_operator,
+    csrf_token,
+    db,
+    goes_to_login,
+    operator,
+    sign_in,
+)
 from tests.support.fake_microsoft import FakeMicrosoft
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-PASSWORD = "correct horse battery staple"
-ADMIN_EMAIL = "admin@desk.example.jp"
 CONSOLE_ENV = ("CONSOLE_SSO_TENANT_ID", "CONSOLE_SSO_CLIENT_ID", "CONSOLE_SSO_CLIENT_SECRET",
                "CONSOLE_SSO_AUTHORITY", "CONSOLE_IDLE_MINUTES")
 
@@ -59,46 +67,6 @@ def build(config, monkeypatch):
 @pytest.fixture
 def app(build):
     return build()
-
-
-def db(app):
-    return app.extensions["db"]
-
-
-def create_operator(app, email=ADMIN_EMAIL, role="admin", password=PASSWORD, name="窓口 管理者", *extra: str):
-    args = ["create-operator", "--email", email, "--name", name, "--role", role, *extra]
-    args += ["--sso-only"] if password is None else ["--password", password]
-    result = app.test_cli_runner().invoke(args=args)
-    assert result.exit_code == 0, result.output
-    return operator(app, email)
-
-
-def operator(app, email) -> Operator:
-    with db(app).transaction() as session:
-        return session.scalar(select(Operator).where(Operator.email == email))
-
-
-def audit_rows(app, action: str | None = None) -> list[AuditEntry]:
-    with db(app).transaction() as session:
-        query = select(AuditEntry).order_by(AuditEntry.id)
-        if action:
-            query = query.where(AuditEntry.action == action)
-        return list(session.scalars(query))
-
-
-def csrf_token(page) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
-    assert match, "no CSRF token on the page"
-    return match.group(1)
-
-
-def sign_in(client, email=ADMIN_EMAIL, password=PASSWORD):
-    token = csrf_token(client.get("/console/login"))
-    return client.post("/console/login", data={"email": email, "password": password, "csrf_token": token})
-
-
-def goes_to_login(response) -> bool:
-    return response.status_code in (302, 303) and urlsplit(response.location).path == "/console/login"
 
 
 def test_create_operator_stores_an_argon2_hash_and_links_a_counsellor(app):

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from bot.simulator import events as line_events
 from models import Job, LineUser, MessageLog, OutboundMessage
 from tests.conftest import make_jobs_due
+from tests.support.chat import actions_in
 from tests.support.fake_line import LOADING, PUSH, REPLY
 
 USER = "U3333333333333333333333333333333c"
@@ -177,7 +178,7 @@ def test_the_conversation_log_records_a_tapped_button_by_the_label_the_user_saw(
     worker.run_until_idle()
     with services.db.transaction() as session:
         card = session.scalars(select(MessageLog.payload).where(MessageLog.direction == "out")).all()
-    agree = next(a for a in _actions(card) if a.get("label") == "同意する")
+    agree = next(a for a in actions_in(card) if a.get("label") == "同意する")
     line.post(line_events.postback(USER, line.token(USER), agree["data"]))
     line.post(line_events.postback(USER, line.token(USER), "no-such-button|x"))
     worker.run_until_idle()
@@ -186,16 +187,6 @@ def test_the_conversation_log_records_a_tapped_button_by_the_label_the_user_saw(
         assert [t.text for t in taps] == ["同意する", "no-such-button|x"]
         assert taps[0].payload["data"] == agree["data"]  # the data itself is kept
 
-
-def _actions(node):
-    if isinstance(node, dict):
-        if node.get("type") == "postback":
-            yield node
-        for value in node.values():
-            yield from _actions(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _actions(item)
 
 
 def test_a_user_kept_waiting_sees_the_loading_animation(line, worker, fake_line, services):

@@ -47,12 +47,14 @@ from bot.simulator import events as line_events
 from models import Booking, Job, LineUser, OperatorAlert, OutboundMessage, WebhookEvent
 from models.database import Database
 from models.migrate import upgrade
+from tests.support.chat import actions_in, texts_in
 from tests.support.fake_entra import FakeEntra
 from tests.support.fake_graph import FakeGraph
 from tests.support.fake_line import LOADING, PUSH, REPLY, FakeLine
 from tests.support.https_fake import trusting
 from tests.support.log_scan import leaks
 from tests.support.postgres import _free_port, start_cluster
+from tests.support.processes import stop_groups
 
 ROOT = Path(__file__).resolve().parents[2]
 CHANNEL_SECRET = "chaos-channel-secret-0123456789ab"
@@ -204,50 +206,10 @@ class Service:
         return all(p.poll() is None for p in self.workers)
 
     def stop(self) -> None:
-        for process in [*self.workers, self.web]:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for process in [*self.workers, self.web]:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                process.wait(5)
+        stop_groups(*self.workers, self.web)
 
 
 # -- the population ------------------------------------------------------------------------------
-
-def _actions(node: Any):
-    if isinstance(node, dict):
-        if isinstance(node.get("action"), dict):
-            yield node["action"]
-        for key, value in node.items():
-            if key != "action":
-                yield from _actions(value)
-        if node.get("type") in ("buttons", "confirm") and "actions" in node:
-            yield from node["actions"]
-    elif isinstance(node, list):
-        for item in node:
-            yield from _actions(item)
-
-
-def _texts(node: Any):
-    if isinstance(node, dict):
-        for key in ("text", "altText"):
-            if isinstance(node.get(key), str):
-                yield node[key]
-        for key, value in node.items():
-            if key not in ("action", "quickReply"):
-                yield from _texts(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _texts(item)
-
 
 @dataclass
 class Seen:
@@ -256,11 +218,11 @@ class Seen:
 
     @property
     def text(self) -> str:
-        return "\n".join(_texts(self.messages))
+        return "\n".join(texts_in(self.messages))
 
     @property
     def buttons(self) -> dict[str, dict[str, Any]]:
-        return {a["label"]: a for a in _actions(self.messages) if "label" in a}
+        return {a["label"]: a for a in actions_in(self.messages) if "label" in a}
 
 
 @dataclass

@@ -27,31 +27,33 @@ from models import ConversationState, LineUser
 TUESDAY_MORNING = datetime(2026, 12, 1, 9, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
 
 
-def _actions(node: Any) -> Iterator[dict[str, Any]]:
+def actions_in(node: Any) -> Iterator[dict[str, Any]]:
+    """Every action (button, quick reply, template action) in LINE messages, in order."""
     if isinstance(node, dict):
         if isinstance(node.get("action"), dict):
             yield node["action"]
         for key, value in node.items():
             if key != "action":
-                yield from _actions(value)
+                yield from actions_in(value)
         if node.get("type") in ("buttons", "confirm") and "actions" in node:
             yield from node["actions"]
     elif isinstance(node, list):
         for item in node:
-            yield from _actions(item)
+            yield from actions_in(item)
 
 
-def _texts(node: Any) -> Iterator[str]:
+def texts_in(node: Any) -> Iterator[str]:
+    """Every text a user reads in LINE messages, in order."""
     if isinstance(node, dict):
         for key in ("text", "altText"):
             if isinstance(node.get(key), str):
                 yield node[key]
         for key, value in node.items():
             if key not in ("action", "quickReply"):
-                yield from _texts(value)
+                yield from texts_in(value)
     elif isinstance(node, list):
         for item in node:
-            yield from _texts(item)
+            yield from texts_in(item)
 
 
 @dataclass
@@ -62,11 +64,11 @@ class Answer:
 
     @property
     def text(self) -> str:
-        return "\n".join(_texts(self.messages))
+        return "\n".join(texts_in(self.messages))
 
     @property
     def buttons(self) -> list[dict[str, Any]]:
-        return list(_actions(self.messages))
+        return list(actions_in(self.messages))
 
     @property
     def labels(self) -> list[str]:

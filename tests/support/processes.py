@@ -75,3 +75,22 @@ def kill_tree(process: subprocess.Popen) -> None:
         except ProcessLookupError:
             pass
     process.wait(5)
+
+
+def stop_groups(*processes: subprocess.Popen) -> None:
+    """Stop processes started each in its own process group (start_new_session): SIGTERM to every
+    group at once, then SIGKILL to a group still there after 15 seconds."""
+    for process in processes:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    for process in processes:
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait(5)
