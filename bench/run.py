@@ -220,6 +220,44 @@ def memory(service: Service) -> dict[str, float]:
     return found
 
 
+# -- where the CPU went ---------------------------------------------------------------------------
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds used by each part of the run between `start` and `stop`: the web processes, the
+    workers, PostgreSQL's processes, and this process (the fake LINE platform). The load generator
+    is a process of its own, gone by the time a phase is measured, so it is not counted."""
+
+    def __init__(self, service: Service, cluster: Any) -> None:
+        self.service, self.cluster = service, cluster
+        self.before: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        web = {self.service.web.pid} | descendants(self.service.web.pid)
+        workers = {p.pid for p in self.service.workers} | {c for p in self.service.workers for c in descendants(p.pid)}
+        postgres: set[int] = set()
+        if self.cluster is not None:
+            postmaster = int(Path(self.cluster.root, "data", "postmaster.pid").read_text().split()[0])
+            postgres = {postmaster} | descendants(postmaster)
+        mine = os.times()
+        return {"web": sum(map(_cpu_seconds, web)), "workers": sum(map(_cpu_seconds, workers)),
+                "postgres": sum(map(_cpu_seconds, postgres)), "fake LINE (bench)": mine.user + mine.system}
+
+    def start(self) -> None:
+        self.before = self._now()
+
+    def stop(self) -> str:
+        after = self._now()
+        return ", ".join(f"{k} {after[k] - self.before.get(k, 0):.1f}" for k in after)
+
+
 # -- the queue between phases ---------------------------------------------------------------------
 
 def queue_counts(db: Database) -> dict[str, int]:
@@ -325,7 +363,8 @@ def bench(database: str, opts: Options) -> report.Results:
         load_demo_data(db)
         env = service_env(PORT=str(_free_port()), DATABASE_URL=url, SECRET_KEY="bench",
                           INSTANCE_PATH=str(work / "instance"), LINE_CHANNEL_SECRET=CHANNEL_SECRET,
-                          LINE_CHANNEL_ACCESS_TOKEN=ACCESS_TOKEN, LINE_API_BASE_URL=line.url)
+                          LINE_CHANNEL_ACCESS_TOKEN=ACCESS_TOKEN, LINE_API_BASE_URL=line.url,
+                          PUBLIC_BASE_URL="https://desk.example.jp")
         log(f"{results.database}: logs in {work}")
 
         # 1. the baseline, alone on the machine (our service is not started yet)
@@ -357,7 +396,10 @@ def bench(database: str, opts: Options) -> report.Results:
             spy = start_profile(workers[0], opts.max_seconds + 2, out) if workers else None
             if spy:
                 profiles.append((spy, out))
+        cpu = CpuMeter(service, cluster)
+        cpu.start()
         posts = post(batch, work)
+        results.notes.append(f"CPU seconds during the max-rate ingress phase: {cpu.stop()}")
         results.ingress = report.ingress_summary(posts)
         log(f"ingress: {results.ingress}; queue {queue_counts(db)}")
         dropped = drop_backlog(db, opts.drain_timeout)
@@ -365,8 +407,10 @@ def bench(database: str, opts: Options) -> report.Results:
 
         # 3. ack latency at 500 events/s
         count = int(report.ACK_RATE * opts.ack_seconds)
+        cpu.start()
         posts = post(make_batch(line, port, 0xA2, count, 2000, pace="rate", rate=report.ACK_RATE,
                                 duration=opts.ack_seconds, connections=32), work)
+        results.notes.append(f"CPU seconds during the {report.ACK_RATE:.0f} ev/s phase: {cpu.stop()}")
         results.ack = report.ingress_summary(posts, from_due=True, planned=count)
         log(f"ack at {report.ACK_RATE:.0f}/s: {results.ack}; queue {queue_counts(db)}")
         dropped = drop_backlog(db, opts.drain_timeout)
@@ -374,9 +418,11 @@ def bench(database: str, opts: Options) -> report.Results:
 
         # 4. turns at a steady 50/s
         count = int(report.STEADY_RATE * opts.steady_seconds)
+        cpu.start()
         posts = post(make_batch(line, port, 0xA3, count, opts.steady_users, pace="rate", rate=report.STEADY_RATE,
                                 duration=opts.steady_seconds, connections=16), work)
         wait_answered(line, posts, 60)
+        results.notes.append(f"CPU seconds during the steady phase (until answered): {cpu.stop()}")
         replies, pushes = line.calls.snapshot()
         results.steady = report.turn_summary(posts, replies, pushes, planned=count)
         log(f"steady: {results.steady}")
@@ -391,9 +437,11 @@ def bench(database: str, opts: Options) -> report.Results:
             spy = start_profile(service.workers[0].pid, 25, out)
             if spy:
                 profiles.append((spy, out))
+        cpu.start()
         posts = post(batch, work)
         results.burst_send_seconds = max(p.started for p in posts) - min(p.started for p in posts) if posts else 0
         wait_answered(line, posts, opts.burst_wait)
+        results.notes.append(f"CPU seconds during the burst (until answered): {cpu.stop()}")
         replies, pushes = line.calls.snapshot()
         results.burst = report.turn_summary(posts, replies, pushes, planned=report.BURST_USERS)
         log(f"burst: {results.burst}")

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-import logging
+from typing import TYPE_CHECKING
 
 from flask import Flask
-from linebot.v3.webhook import WebhookParser
 
-from .config import Config
-from .services import Services
+if TYPE_CHECKING:
+    from .config import Config
 
 
 def create_app(config: Config | None = None) -> Flask:
+    # Imported here, not at the top: gunicorn's master imports this package for bot.gunicorn_conf,
+    # and must not import prometheus_client (through the adapters) before that file has set
+    # PROMETHEUS_MULTIPROC_DIR for the web processes.
+    from linebot.v3.webhook import SignatureValidator
+
+    from .config import Config
+    from .logs import configure_logging
+    from .services import Services
+
     config = config or Config.from_env()
     app = Flask(__name__, instance_path=str(config.instance_dir))
     app.config.update(
@@ -21,21 +29,29 @@ def create_app(config: Config | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=not config.simulator,
     )
-    if not app.debug and not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if config.proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Each trusted proxy appends one X-Forwarded-For entry: the one it added names the client,
+        # anything further left came from the client and is ignored.
+        n = config.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    configure_logging(config)
 
     services = Services.create(config)
     db = services.db
     app.extensions["config"] = config
     app.extensions["services"] = services
     app.extensions["db"] = db
-    app.extensions["webhook_parser"] = WebhookParser(config.line_channel_secret)
+    app.extensions["signature_validator"] = SignatureValidator(config.line_channel_secret)
 
     from . import health, policy_pages, webhook
     from .cli import register_commands
+    from .observability import init_observability
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
+    init_observability(app)
     app.register_blueprint(policy_pages.bp)
     if config.graph is None:
         from . import meeting_page

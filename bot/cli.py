@@ -13,6 +13,10 @@ from models.migrate import upgrade
 
 
 def register_commands(app: Flask) -> None:
+    from .rich_menu_cli import richmenu
+
+    app.cli.add_command(richmenu)
+
     @app.cli.command("db-upgrade")
     def db_upgrade() -> None:
         """Apply every pending database migration."""
@@ -150,3 +154,25 @@ def register_commands(app: Flask) -> None:
                 click.echo(f"{status:8} {n}")
             for job in jobs.dead_jobs(session, 20):
                 click.echo(f"dead #{job.id} {job.kind} after {job.attempts} attempts: {job.last_error}")
+
+    @app.cli.group("retention")
+    def retention_group() -> None:
+        """Records past their retention period (RETENTION_DAYS, WEBHOOK_BODY_RETENTION_DAYS)."""
+
+    @retention_group.command("run")
+    @click.option("--dry-run", is_flag=True, help="only count what would be purged")
+    def retention_run(dry_run: bool) -> None:
+        """Purge now (the workers do it once a day), even if today's run is done; print the counts."""
+        from . import retention
+
+        try:
+            report = retention.run(current_app.extensions["services"], dry_run=dry_run, force=True, trigger="cli")
+        except retention.PurgeRunning as e:
+            raise click.ClickException(str(e)) from None
+        if report is None:
+            raise click.ClickException("another process claimed the purge at the same moment; try again")
+        cutoffs = report.cutoffs.as_dict()
+        click.echo(f"{'would purge' if dry_run else 'purged'} records before {cutoffs['records']}, "
+                   f"webhook bodies before {cutoffs['bodies']}")
+        for name, n in report.counts.items():
+            click.echo(f"{name:26} {n}")

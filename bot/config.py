@@ -24,6 +24,7 @@ from conversations.schedule import BookingRules
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LINE_API_DEFAULT = "https://api.line.me"
+LINE_API_DATA_DEFAULT = "https://api-data.line.me"  # LINE serves image uploads from a second host
 
 
 def _instance_dir(env: Mapping[str, str]) -> Path:
@@ -72,6 +73,34 @@ def _graph(env: Mapping[str, str]) -> GraphSettings | None:
     )
 
 
+def _retention(env: Mapping[str, str]) -> dict[str, int]:
+    days = _int(env, "RETENTION_DAYS", 365)
+    body_days = _int(env, "WEBHOOK_BODY_RETENTION_DAYS", 30)
+    batch = _int(env, "RETENTION_BATCH_SIZE", 5000)
+    if body_days < 1 or days < body_days:
+        raise RuntimeError("WEBHOOK_BODY_RETENTION_DAYS must be at least 1 and at most RETENTION_DAYS")
+    if batch < 1:
+        raise RuntimeError("RETENTION_BATCH_SIZE must be at least 1")
+    return {"retention_days": days, "webhook_body_retention_days": body_days, "retention_batch_size": batch}
+
+
+def _observability(env: Mapping[str, str], simulator: bool) -> dict[str, object]:
+    log_format = (env.get("LOG_FORMAT") or ("text" if simulator else "json")).lower()
+    if log_format not in ("json", "text"):
+        raise RuntimeError("LOG_FORMAT must be json or text")
+    log_level = (env.get("LOG_LEVEL") or "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise RuntimeError("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return {
+        "log_format": log_format,
+        "log_level": log_level,
+        "metrics_token": env.get("METRICS_TOKEN") or "",
+        "metrics_port": _int(env, "METRICS_PORT", 0),
+        "metrics_bind": env.get("METRICS_BIND") or "127.0.0.1",
+        "ready_max_backlog_seconds": _float(env, "READY_MAX_BACKLOG_SECONDS", 60.0),
+    }
+
+
 def _simulator_credentials(instance: Path) -> dict[str, str]:
     """Credentials shared by every local process; created on first use, never overwritten."""
     path = instance / "simulator-credentials.json"
@@ -107,11 +136,14 @@ class Config:
     reply_token_ttl_seconds: float = 50.0
     line_connect_timeout: float = 3.05
     line_read_timeout: float = 10.0
-    # Users waiting longer than this on their turn see LINE's loading animation.
-    loading_after_seconds: float = 1.5
+    # The host for image uploads (the rich menu's); empty: see `line_api_data_url`.
+    line_api_data_base_url: str = ""
     max_webhook_bytes: int = 1024 * 1024
     job_lease_seconds: float = 60.0
     worker_threads: int = 4
+    # Workers run at this lower CPU priority (nice value) than the web processes, so that on a
+    # shared host LINE's webhook is answered at once while a burst waits in the queue.
+    worker_nice: int = 10
     worker_poll_seconds: float = 0.2
     public_base_url: str = "http://127.0.0.1:8000"
     policy_dir: Path = POLICY_FOLDER
@@ -126,6 +158,29 @@ class Config:
     reminder_day_before: time = time(18, 0)
     reminder_minutes_before: int = 60
     scheduler_seconds: float = 30.0
+    # How long records are kept (see bot/retention.py for what happens to each table after that).
+    retention_days: int = 365
+    webhook_body_retention_days: int = 30
+    # Rows per purge transaction: short transactions never hold a big table's locks for long.
+    retention_batch_size: int = 5000
+    # Observability (bot/logs.py, bot/metrics.py, bot/health.py).
+    log_format: str = "text"  # json | text; from_env: json with a real LINE channel
+    log_level: str = "INFO"
+    metrics_token: str = ""  # bearer token for /metrics; empty: /metrics answers 404
+    metrics_port: int = 0  # the worker's own metrics port; 0: off
+    metrics_bind: str = "127.0.0.1"
+    ready_max_backlog_seconds: float = 60.0
+    # Reverse proxies in front of the web processes whose X-Forwarded-* headers are believed (ProxyFix);
+    # 0: none, so a client cannot choose the address the audit log and the sign-in throttle see.
+    proxy_hops: int = 0
+
+    @property
+    def line_api_data_url(self) -> str:
+        """api-data.line.me next to LINE's own API host; otherwise the host of LINE_API_BASE_URL,
+        so a fake LINE or the simulator receives the uploads too."""
+        if self.line_api_data_base_url:
+            return self.line_api_data_base_url
+        return LINE_API_DATA_DEFAULT if self.line_api_base_url == LINE_API_DEFAULT else self.line_api_base_url
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
@@ -137,10 +192,18 @@ class Config:
         port = _int(env, "PORT", 8000)
         secret = env.get("LINE_CHANNEL_SECRET", "")
         token = env.get("LINE_CHANNEL_ACCESS_TOKEN", "")
-        simulator = not (secret and token)
+        if bool(secret) != bool(token):
+            # Half a channel would otherwise fall back to the simulator and open /simulator publicly.
+            missing = "LINE_CHANNEL_ACCESS_TOKEN" if secret else "LINE_CHANNEL_SECRET"
+            raise RuntimeError(f"LINE is half configured: set {missing} (or unset both LINE_CHANNEL_ settings "
+                               "for simulator mode)")
+        simulator = not secret
         secret_key = env.get("SECRET_KEY", "")
         base_url = env.get("LINE_API_BASE_URL", "")
         public_base_url = (env.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{port}").rstrip("/")
+        proxy_hops = _int(env, "PROXY_HOPS", 0)
+        if proxy_hops < 0:
+            raise RuntimeError("PROXY_HOPS must be 0 or more")
         if simulator:
             creds = _simulator_credentials(instance)
             secret, token = creds["channel_secret"], creds["access_token"]
@@ -148,21 +211,25 @@ class Config:
             base_url = base_url or f"http://127.0.0.1:{port}/simulator/line"
         elif not secret_key:
             raise RuntimeError("SECRET_KEY must be set when a real LINE channel is configured")
+        elif not env.get("PUBLIC_BASE_URL"):
+            raise RuntimeError("PUBLIC_BASE_URL must be set when a real LINE channel is configured "
+                               "(users are sent links to it)")
         return cls(
             secret_key=secret_key,
             database_url=env.get("DATABASE_URL") or f"sqlite:///{instance / 'desk.sqlite3'}",
             line_channel_secret=secret,
             line_channel_access_token=token,
             line_api_base_url=(base_url or LINE_API_DEFAULT).rstrip("/"),
+            line_api_data_base_url=(env.get("LINE_API_DATA_BASE_URL") or "").rstrip("/"),
             simulator=simulator,
             port=port,
             instance_dir=instance,
             reply_token_ttl_seconds=_float(env, "REPLY_TOKEN_TTL_SECONDS", 50.0),
             line_connect_timeout=_float(env, "LINE_CONNECT_TIMEOUT", 3.05),
             line_read_timeout=_float(env, "LINE_READ_TIMEOUT", 10.0),
-            loading_after_seconds=_float(env, "LOADING_AFTER_SECONDS", 1.5),
             job_lease_seconds=_float(env, "JOB_LEASE_SECONDS", 60.0),
             worker_threads=_int(env, "WORKER_THREADS", 4),
+            worker_nice=_int(env, "WORKER_NICE", 10),
             worker_poll_seconds=_float(env, "WORKER_POLL_SECONDS", 0.2),
             public_base_url=public_base_url,
             policy_dir=Path(env.get("POLICY_DIR") or POLICY_FOLDER),
@@ -173,7 +240,11 @@ class Config:
             reminder_day_before=time.fromisoformat(env.get("REMINDER_DAY_BEFORE_AT") or "18:00"),
             reminder_minutes_before=_int(env, "REMINDER_MINUTES_BEFORE", 60),
             scheduler_seconds=_float(env, "SCHEDULER_SECONDS", 30.0),
+            proxy_hops=proxy_hops,
+            **_retention(env),
+            **_observability(env, simulator),
             desk=DeskSettings(
+                desk_name=env.get("DESK_NAME") or DeskSettings.desk_name,
                 phone=env.get("DESK_PHONE") or DeskSettings.phone,
                 phone_hours=env.get("DESK_PHONE_HOURS") or DeskSettings.phone_hours,
                 topics=_list(env, "DESK_TOPICS") or DEMO_TOPICS,

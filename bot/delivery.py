@@ -10,35 +10,42 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy import bindparam, select, update
+
 from models import LineUser, OutboundMessage, utcnow
 from models.outbound_message import FAILED, PENDING, SENT, SKIPPED
 
+from . import jobs
 from .jobs import RetryLater
 from .line_api import Outcome, Result
 from .services import Services
 
 log = logging.getLogger(__name__)
 
+_OUTBOUND_AND_USER = (select(OutboundMessage, LineUser).join(LineUser, LineUser.id == OutboundMessage.user_id)
+                      .where(OutboundMessage.id == bindparam("outbound_id")).with_for_update(of=OutboundMessage))
 
-def _settle(services: Services, outbound_id: int, **values: Any) -> None:
+
+def _settle(services: Services, outbound_id: int, *, final: bool = False, **values: Any) -> None:
+    """Record what happened; `final`: the delivery is over, and its job is done with this record."""
     with services.db.transaction() as session:
-        outbound = session.get(OutboundMessage, outbound_id)
-        for key, value in values.items():
-            setattr(outbound, key, value)
+        session.execute(update(OutboundMessage).where(OutboundMessage.id == outbound_id).values(**values))
+        if final:
+            jobs.complete_here(session)
 
 
 def _sent(services: Services, outbound_id: int, method: str, result: Result, note: str | None = None) -> None:
-    _settle(services, outbound_id, status=SENT, method=method, sent_at=utcnow(), reply_in_doubt=False,
+    _settle(services, outbound_id, final=True, status=SENT, method=method, sent_at=utcnow(), reply_in_doubt=False,
             line_request_id=result.request_id, error=note)
 
 
 def deliver(services: Services, payload: dict[str, Any]) -> None:
     outbound_id = payload["outbound_id"]
     with services.db.transaction() as session:
-        outbound = session.get(OutboundMessage, outbound_id, with_for_update=True)
-        if outbound is None or outbound.status != PENDING:
+        found = session.execute(_OUTBOUND_AND_USER, {"outbound_id": outbound_id}).one_or_none()
+        if found is None or found.OutboundMessage.status != PENDING:
             return
-        user = session.get(LineUser, outbound.user_id)
+        outbound, user = found
         now = utcnow()
         was_in_doubt = outbound.reply_in_doubt
         use_reply = bool(outbound.reply_token) and not outbound.reply_rejected and (
@@ -69,11 +76,12 @@ def deliver(services: Services, payload: dict[str, Any]) -> None:
             raise RetryLater("reply: no answer from LINE")
 
     if blocked:
-        return _settle(services, outbound_id, status=SKIPPED, error="user has blocked the account")
+        return _settle(services, outbound_id, final=True, status=SKIPPED, error="user has blocked the account")
     result = services.line.push(to, messages, retry_key)
     if result.outcome in (Outcome.OK, Outcome.DUPLICATE):
         return _sent(services, outbound_id, "push", result)
     if result.outcome is Outcome.REJECTED:
-        return _settle(services, outbound_id, status=FAILED, method="push", line_request_id=result.request_id,
+        return _settle(services, outbound_id, final=True, status=FAILED, method="push",
+                       line_request_id=result.request_id,
                        error=f"LINE refused the push ({result.status}): {result.detail}")
     raise RetryLater(f"push: LINE answered {result.status or 'nothing'}", result.retry_after)

@@ -29,14 +29,21 @@ from zoneinfo import ZoneInfo
 import msal
 import requests
 
+from .metrics import observe_graph_call
+
 log = logging.getLogger(__name__)
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 MICROSOFT_AUTHORITY_HOST = "login.microsoftonline.com"
 WINDOWS_TIME_ZONE = "Tokyo Standard Time"  # Graph's (Windows) name for Asia/Tokyo
 TOKYO = ZoneInfo("Asia/Tokyo")
-PERMISSION_HINT = ("the app registration needs the application permission Calendars.ReadWrite "
-                   "with admin consent, limited to the organizer mailbox")
+# Entra ID's tenant-wide permission and an Exchange RBAC assignment add up, so "add admin consent"
+# would be the wrong fix for an app set up with RBAC: name both ways, as docs/deployment.md step 2 does.
+PERMISSION_HINT = ("the app may not write the organizer's calendar. Give it Calendars.ReadWrite one way, not both "
+                   "(grants add up): an Exchange RBAC for Applications role assignment scoped to the organizer, "
+                   "or the Entra ID application permission with admin consent limited by an application "
+                   "access policy. A new grant can take a couple of hours to apply; then retry the handoff "
+                   "(docs/deployment.md, step 2)")
 DETAIL_LIMIT = 200
 _ADDRESS = re.compile(r"[^\s'\"<>(),;:]+@[^\s'\"<>(),;:]+")
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z ]+)-----.+?-----END \1-----", re.DOTALL)
@@ -245,6 +252,13 @@ class GraphApi:
 
     def _call(self, what: str, method: str, path: str, body: dict[str, Any], *,
               event_id: str | None = None) -> GraphResult:
+        started = time.perf_counter()
+        result = self._send(what, method, path, body, event_id=event_id)
+        observe_graph_call(what, result.outcome.value, result.status, time.perf_counter() - started)
+        return result
+
+    def _send(self, what: str, method: str, path: str, body: dict[str, Any], *,
+              event_id: str | None = None) -> GraphResult:
         token, failure = self._token()
         if failure is not None:
             return failure  # Graph was not called
@@ -260,7 +274,8 @@ class GraphApi:
                                              timeout=self._timeout, allow_redirects=False)
         except requests.RequestException as e:
             log.warning("Graph %s %s got no answer: %s (client-request-id=%s)",
-                        what, method, type(e).__name__, client_request_id)
+                        what, method, type(e).__name__, client_request_id,
+                        extra={"graph_client_request_id": client_request_id})
             return GraphResult(GraphOutcome.UNKNOWN, client_request_id=client_request_id,
                                detail=f"no answer from Graph: {type(e).__name__}")
         return self._classify(what, method, response, client_request_id, event_id)
@@ -271,9 +286,10 @@ class GraphApi:
         ids = {"status": status, "request_id": response.headers.get("request-id"),
                "client_request_id": client_request_id}
         where = f"(request-id={ids['request_id']}, client-request-id={client_request_id})"
+        extra = {"graph_request_id": ids["request_id"], "graph_client_request_id": client_request_id}
 
         if status in (200, 201, 202, 204):
-            log.info("Graph %s %s answered %s %s", what, method, status, where)
+            log.info("Graph %s %s answered %s %s", what, method, status, where, extra=extra)
             if what == "cancel":
                 return GraphResult(GraphOutcome.OK, event_id=event_id, **ids)
             try:
@@ -283,10 +299,11 @@ class GraphApi:
             found_id = event.get("id") if isinstance(event, dict) else None
             join_url = ((event.get("onlineMeeting") or {}).get("joinUrl") if isinstance(event, dict) else None)
             if what == "create" and not found_id:
-                log.warning("Graph %s answered %s without an event id %s", what, status, where)
+                log.warning("Graph %s answered %s without an event id %s", what, status, where, extra=extra)
                 return GraphResult(GraphOutcome.UNKNOWN, detail=f"Graph answered {status} without an event id", **ids)
             if what == "create" and not join_url:
-                log.warning("Graph %s answered %s without a Teams join URL %s", what, status, where)
+                log.warning("Graph %s answered %s without a Teams join URL %s", what, status, where,
+                            extra=extra)
                 return GraphResult(GraphOutcome.NO_LINK, event_id=found_id,
                                    detail=f"Graph created the event ({status}) without a Teams join URL "
                                           "(is the organizer a licensed Teams user?)", **ids)
@@ -294,20 +311,22 @@ class GraphApi:
 
         code, message = _graph_error(response)
         if what == "cancel" and status == 404:
-            log.info("Graph %s %s answered 404 %s %s: already gone", what, method, code, where)
+            log.info("Graph %s %s answered 404 %s %s: already gone", what, method, code, where, extra=extra)
             return GraphResult(GraphOutcome.OK, event_id=event_id, detail="the event was already gone (404)", **ids)
         if status == 429 or status >= 500:  # 503 and 504 included; Retry-After when Graph sends one
             retry_after = _retry_after(response.headers.get("Retry-After"))
-            log.warning("Graph %s %s answered %s %s, Retry-After %s %s", what, method, status, code, retry_after, where)
+            log.warning("Graph %s %s answered %s %s, Retry-After %s %s", what, method, status, code, retry_after,
+                        where, extra=extra)
             return GraphResult(GraphOutcome.RETRY, retry_after=retry_after,
                                detail=self._scrub(f"Graph is busy or failing ({status}{' ' + code if code else ''})"), **ids)
         if status in (401, 403):
-            log.warning("Graph %s %s refused with %s %s %s", what, method, status, code, where)
+            log.warning("Graph %s %s refused with %s %s %s", what, method, status, code, where, extra=extra)
             if status == 401:
                 self._forget_token()
+            # The hint goes after the scrub's length cap, whole: it holds no address or secret.
             return GraphResult(GraphOutcome.AUTH, detail=self._scrub(
-                f"Graph refused the call ({status}{' ' + code if code else ''}): {PERMISSION_HINT}"), **ids)
-        log.warning("Graph %s %s rejected with %s %s %s", what, method, status, code, where)
+                f"Graph refused the call ({status}{' ' + code if code else ''})") + f": {PERMISSION_HINT}", **ids)
+        log.warning("Graph %s %s rejected with %s %s %s", what, method, status, code, where, extra=extra)
         detail = f"{code}: {message}" if code or message else f"Graph answered {status}"
         return GraphResult(GraphOutcome.REJECTED, detail=self._scrub(detail), **ids)
 

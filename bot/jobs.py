@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select, text, true, update
 from sqlalchemy.orm import Session, aliased
 
 from models import Job, utcnow
@@ -50,6 +51,21 @@ class Claim:
     queue_key: str | None
 
 
+@dataclass
+class Running:
+    """The job a worker thread is running now, as its handler sees it through `running`."""
+
+    claim: Claim
+    lease_seconds: float
+    # Set when the handler completed the job in its own transaction (`complete_here`).
+    completed: bool = False
+    # Jobs the handler created already claimed by this worker, to run next on the same thread.
+    handed_on: list[Claim] = field(default_factory=list)
+
+
+running: ContextVar[Running | None] = ContextVar("running_job", default=None)
+
+
 def enqueue(
     session: Session,
     kind: str,
@@ -58,18 +74,60 @@ def enqueue(
     queue_key: str | None = None,
     run_at: datetime | None = None,
     max_attempts: int = 8,
-) -> Job:
-    job = Job(
-        kind=kind,
-        payload=payload,
-        queue_key=queue_key,
-        run_at=run_at or utcnow(),
-        max_attempts=max_attempts,
-        status=PENDING,
-        attempts=0,
-    )
-    session.add(job)
-    return job
+    run_next: bool = False,
+) -> int:
+    """Queue a job in the caller's transaction; returns its id.
+
+    `run_next`: inside a running job, the new job is created claimed by this worker, which runs it
+    as soon as the current one ends, unless an older job of its queue is still live (then it
+    waits its turn in the queue like any other). An answer so goes out without waiting for a
+    claim; should the worker die first, the lease runs out and another worker takes the job.
+    """
+    current = running.get()
+    now = utcnow()
+    values = {"kind": kind, "payload": payload, "queue_key": queue_key, "run_at": run_at or now,
+              "max_attempts": max_attempts, "created_at": now}
+    if not (run_next and current is not None and run_at is None):
+        return session.scalar(_INSERT, {**values, "status": PENDING, "attempts": 0})
+    token = current.claim.lease_token
+    until = now + timedelta(seconds=current.lease_seconds)
+    job_id, status = session.execute(_INSERT_TAKEN_UNLESS_BUSY if queue_key is not None else _INSERT_TAKEN,
+                                     {**values, "busy_key": queue_key, "token": token, "until": until}).one()
+    if status == RUNNING:
+        current.handed_on.append(Claim(job_id, kind, payload, 1, max_attempts, token, queue_key))
+    return job_id
+
+
+def _insert_statements() -> tuple[Any, Any, Any]:
+    """Built once: building an insert per job cost more than running it."""
+    plain = insert(Job).returning(Job.id)
+    token = bindparam("token", type_=Job.lease_token.type)
+    until = bindparam("until", type_=Job.lease_until.type)
+    busy = aliased(Job)
+    # A live job of the queue that this worker is not about to run itself.
+    queue_busy = exists().where(busy.queue_key == bindparam("busy_key"), busy.status.in_(ACTIVE),
+                                or_(busy.lease_token.is_(None), busy.lease_token != token))
+
+    def taken(take: Any) -> Any:
+        # One statement decides and writes: claimed by this worker unless its queue is busy.
+        return insert(Job).values(
+            status=case((take, RUNNING), else_=PENDING), attempts=case((take, 1), else_=0),
+            lease_token=case((take, token), else_=None), lease_until=case((take, until), else_=None),
+        ).returning(Job.id, Job.status)
+
+    return plain, taken(~queue_busy), taken(true())
+
+
+_INSERT, _INSERT_TAKEN_UNLESS_BUSY, _INSERT_TAKEN = _insert_statements()
+
+
+def complete_here(session: Session) -> None:
+    """Mark the running job done in the caller's transaction, with its effects (one transaction
+    fewer per job; if the transaction rolls back, so does the mark)."""
+    current = running.get()
+    if current is not None:
+        complete(session, current.claim)
+        current.completed = True
 
 
 def backoff_seconds(attempt: int, *, base: float = 1.0, cap: float = 300.0) -> float:
@@ -78,43 +136,60 @@ def backoff_seconds(attempt: int, *, base: float = 1.0, cap: float = 300.0) -> f
     return random.uniform(ceiling / 2, ceiling)
 
 
+# How many live jobs, oldest first, one claim query looks at. Its cost follows this, not the
+# backlog: planned over the whole backlog, the claim took 80 ms at 30,000 pending jobs, and the
+# workers spent the burst claiming instead of answering.
+CLAIM_WINDOW = 200
+
+
+def _claim_statements() -> tuple[Any, Any, Any]:
+    """The claim's statements, built once (building them per claim cost more than running them)."""
+    window = (select(Job.id).where(Job.status.in_(ACTIVE), Job.id > bindparam("after"))
+              .order_by(Job.id).limit(CLAIM_WINDOW).subquery())
+    j = aliased(Job)
+    older = aliased(Job)
+    older_live = exists().where(older.queue_key == j.queue_key, older.id < j.id, older.status.in_(ACTIVE))
+    now = bindparam("now", type_=Job.run_at.type)
+    due = or_(and_(j.status == PENDING, j.run_at <= now), and_(j.status == RUNNING, j.lease_until < now))
+    claimable = (select(j.id).join(window, j.id == window.c.id)
+                 .where(due, or_(j.queue_key.is_(None), ~older_live))
+                 .order_by(j.id).limit(bindparam("limit")))
+    window_end = select(func.count(), func.max(window.c.id))
+    return claimable, claimable.with_for_update(of=j, skip_locked=True), window_end
+
+
+_CLAIMABLE, _CLAIMABLE_LOCKED, _WINDOW_END = _claim_statements()
+_TAKE = (update(Job).where(Job.id.in_(bindparam("ids", expanding=True)))
+         .values(status=RUNNING, lease_token=bindparam("token"), lease_until=bindparam("until", type_=Job.lease_until.type),
+                 attempts=Job.attempts + 1)
+         .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts, Job.queue_key))
+# A queue table's statistics are always out of date (a burst fills it within seconds), and with
+# them PostgreSQL's planner chose to collect and sort the whole backlog on every claim instead of
+# reading live jobs in id order from their index.
+_PLAN_FOR_A_QUEUE = text("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off")
+
+
 def claim(session: Session, *, lease_seconds: float, limit: int = 1) -> list[Claim]:
     """Take up to `limit` due jobs for this worker. Commit the session to make the claim stick."""
     now = utcnow()
-    j = aliased(Job)
-    older = aliased(Job)
-    older_live = exists().where(
-        older.queue_key == j.queue_key,
-        older.id < j.id,
-        older.status.in_(ACTIVE),
-    )
-    due = or_(
-        and_(j.status == PENDING, j.run_at <= now),
-        and_(j.status == RUNNING, j.lease_until < now),
-    )
-    candidates = (
-        select(j.id)
-        .where(due, or_(j.queue_key.is_(None), ~older_live))
-        .order_by(j.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        candidates = candidates.with_for_update(of=j, skip_locked=True)
-    ids = list(session.scalars(candidates))
-    if not ids:
-        return []
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        session.execute(_PLAN_FOR_A_QUEUE)
+    after = 0
+    while True:
+        ids = list(session.scalars(_CLAIMABLE_LOCKED if postgresql else _CLAIMABLE,
+                                   {"after": after, "now": now, "limit": limit}))
+        if ids:
+            break
+        # Nothing claimable among these (each blocked by an older job of its queue, or not yet
+        # due): look further only when the window was full.
+        seen, last = session.execute(_WINDOW_END, {"after": after}).one()
+        if seen < CLAIM_WINDOW:
+            return []
+        after = last
     token = str(uuid.uuid4())
-    rows = session.execute(
-        update(Job)
-        .where(Job.id.in_(ids))
-        .values(
-            status=RUNNING,
-            lease_token=token,
-            lease_until=now + timedelta(seconds=lease_seconds),
-            attempts=Job.attempts + 1,
-        )
-        .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts, Job.queue_key)
-    ).all()
+    rows = session.execute(_TAKE, {"ids": ids, "token": token,
+                                   "until": now + timedelta(seconds=lease_seconds)}).all()
     return sorted(
         (Claim(r.id, r.kind, r.payload, r.attempts, r.max_attempts, token, r.queue_key) for r in rows),
         key=lambda c: c.id,
@@ -131,9 +206,17 @@ def _finish(session: Session, claim: Claim, **values: Any) -> None:
         raise LeaseLost(f"job {claim.id} is no longer ours")
 
 
+_COMPLETE = (update(Job)
+             .where(Job.id == bindparam("job_id"), Job.lease_token == bindparam("token"), Job.status == RUNNING)
+             .values(status=DONE, finished_at=bindparam("now", type_=Job.finished_at.type), lease_token=None,
+                     lease_until=None))
+
+
 def complete(session: Session, claim: Claim) -> None:
     """Mark the job done, in the same transaction as its effects."""
-    _finish(session, claim, status=DONE, finished_at=utcnow(), lease_token=None, lease_until=None)
+    result = session.execute(_COMPLETE, {"job_id": claim.id, "token": claim.lease_token, "now": utcnow()})
+    if result.rowcount != 1:
+        raise LeaseLost(f"job {claim.id} is no longer ours")
 
 
 def fail(session: Session, claim: Claim, error: str, *, delay: float | None = None, final: bool = False) -> str:

@@ -7,6 +7,7 @@ content or tokens: only the status and LINE's `x-line-request-id`.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -18,9 +19,10 @@ from linebot.v3.messaging import (
     MessagingApi,
     PushMessageRequest,
     ReplyMessageRequest,
-    ShowLoadingAnimationRequest,
 )
 from linebot.v3.messaging.exceptions import ApiException
+
+from .metrics import observe_line_call
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,12 @@ class LineApi:
         self._client.close()
 
     def _call(self, what: str, fn, *args, **kwargs) -> Result:
+        started = time.perf_counter()
+        result = self._send(what, fn, *args, **kwargs)
+        observe_line_call(what, result.outcome.value, result.status, time.perf_counter() - started)
+        return result
+
+    def _send(self, what: str, fn, *args, **kwargs) -> Result:
         try:
             response = fn(*args, _request_timeout=self._timeout, **kwargs)
         except ApiException as e:
@@ -94,9 +102,11 @@ class LineApi:
                 accepted = _header(e.headers, "x-line-accepted-request-id")
                 return Result(Outcome.DUPLICATE, status, accepted or request_id, detail=detail)
             if status == 429 or status >= 500:
-                log.warning("LINE %s answered %s (x-line-request-id=%s)", what, status, request_id)
+                log.warning("LINE %s answered %s (x-line-request-id=%s)", what, status, request_id,
+                            extra={"line_request_id": request_id})
                 return Result(Outcome.RETRY, status, request_id, _retry_after(e.headers), detail)
-            log.error("LINE %s rejected with %s: %s (x-line-request-id=%s)", what, status, detail, request_id)
+            log.error("LINE %s rejected with %s: %s (x-line-request-id=%s)", what, status, detail, request_id,
+                      extra={"line_request_id": request_id})
             return Result(Outcome.REJECTED, status, request_id, detail=detail)
         except (urllib3.exceptions.HTTPError, OSError) as e:
             log.warning("LINE %s got no answer: %s", what, type(e).__name__)
@@ -110,8 +120,3 @@ class LineApi:
     def push(self, to: str, messages: list[dict[str, Any]], retry_key: str) -> Result:
         request = PushMessageRequest.from_dict({"to": to, "messages": messages})
         return self._call("push", self._api.push_message_with_http_info, request, x_line_retry_key=retry_key)
-
-    def show_loading(self, chat_id: str, seconds: int = 5) -> Result:
-        seconds = max(5, min(60, 5 * round(seconds / 5)))
-        request = ShowLoadingAnimationRequest(chatId=chat_id, loadingSeconds=seconds)
-        return self._call("loading", self._api.show_loading_animation_with_http_info, request)

@@ -22,6 +22,9 @@ from conversations.policy import CONSOLE, PolicyDocument, merge_policies
 from models import PolicyVersion
 
 
+_VERSIONS = select(PolicyVersion.version)
+
+
 class PublishedPolicies:
     def __init__(self) -> None:
         self._documents: dict[str, PolicyDocument] = {}
@@ -29,7 +32,7 @@ class PublishedPolicies:
 
     def read(self, session: Session) -> list[PolicyDocument]:
         """Every version published in the console, as of this transaction."""
-        versions = list(session.scalars(select(PolicyVersion.version)))
+        versions = list(session.scalars(_VERSIONS))
         missing = [v for v in versions if v not in self._documents]
         if missing:
             rows = session.scalars(select(PolicyVersion).where(PolicyVersion.version.in_(missing)))

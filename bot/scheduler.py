@@ -1,4 +1,5 @@
-"""Periodic work, run by every worker: let lapsed holds go, send reminders.
+"""Periodic work, run by every worker: let lapsed holds go, send reminders, and once a day purge
+what is past its retention period (bot/retention.py).
 
 Many workers may run this at once. Each reminder is claimed by a conditional update of its mark
 (`... WHERE reminded_x_at IS NULL`), which only one transaction can win, so it is sent once.
@@ -16,6 +17,7 @@ from conversations.schedule import TOKYO, to_tokyo
 from models import Booking, LineUser
 from models.booking import CONFIRMED, EXPIRED, HELD
 
+from . import retention
 from .outbox import queue_answer
 from .services import Services
 
@@ -67,6 +69,10 @@ def run_periodic(services: Services, now: datetime | None = None) -> dict[str, i
         due = [(b.id, when) for b in upcoming if (when := _due(services, b, now))]
     for booking_id, when in due:
         done["reminders"] += _remind(services, booking_id, when, now)
+    # Last: on the day's first tick a long purge must not hold up this tick's reminders.
+    purged = retention.run(services, now)
+    if purged is not None:
+        done["retention_purged"] = sum(purged.counts.values())
     if any(done.values()):
         log.info("periodic work: %s", done)
     return done

@@ -7,10 +7,11 @@ processed, so a turn retried after a crash never answers twice.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from linebot.v3.webhooks import Event
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from conversations.engine import Engine, Turn
@@ -21,6 +22,7 @@ from handlers import Inbound, translate
 from models import ConversationState, LineUser, MessageLog, WebhookEvent, utcnow
 from models.message_log import INBOUND, OUTBOUND
 
+from . import jobs
 from .desk import DatabaseDesk
 from .outbox import queue_answer
 from .services import Services
@@ -36,48 +38,45 @@ def parse_event(body: dict[str, Any]) -> Any | None:
         return None
 
 
-def user_for(session: Session, line_user_id: str) -> LineUser:
-    user = session.scalar(select(LineUser).where(LineUser.line_user_id == line_user_id))
+_USER_BY_LINE_ID = select(LineUser).where(LineUser.line_user_id == bindparam("line_user_id"))
+# Taking the event decides which worker answers it, should two ever hold it at once.
+_TAKE_EVENT = (update(WebhookEvent)
+               .where(WebhookEvent.id == bindparam("event_id"), WebhookEvent.processed_at.is_(None))
+               .values(processed_at=bindparam("now", type_=WebhookEvent.processed_at.type))
+               .returning(WebhookEvent))
+
+
+def user_for(session: Session, line_user_id: str, now: datetime | None = None) -> LineUser:
+    """The user, created on first sight; `now` marks them seen (one write for a new user)."""
+    user = session.scalar(_USER_BY_LINE_ID, {"line_user_id": line_user_id})
     if user is None:
-        user = LineUser(line_user_id=line_user_id)
+        user = LineUser(line_user_id=line_user_id, last_seen_at=now)
         session.add(user)
         session.flush()
+    elif now is not None:
+        user.last_seen_at = now
     return user
-
-
-def _waited_too_long(services: Services, event: WebhookEvent) -> bool:
-    return (utcnow() - event.received_at).total_seconds() > services.config.loading_after_seconds
 
 
 def process_event(services: Services, payload: dict[str, Any]) -> None:
     event_id = payload["event_id"]
     with services.db.transaction() as session:
-        row = session.get(WebhookEvent, event_id)
-        if row is None or row.processed_at is not None:
+        row = session.scalars(_TAKE_EVENT, {"event_id": event_id, "now": utcnow()}).one_or_none()
+        if row is None:
             return
+        # The job is done with the turn's own transaction: the turn commits once, or not at all.
+        jobs.complete_here(session)
         event = parse_event(row.body)
         inbound = translate(event) if event is not None else Inbound(None, row.event_type[:20])
         source = row.body.get("source") if isinstance(row.body, dict) else None
-        is_user = isinstance(source, dict) and source.get("type") == "user" and row.source_key != "-"
-        line_user_id = row.source_key
-    if is_user and inbound.input is not None and inbound.reply_token and _waited_too_long(services, row):
-        services.line.show_loading(line_user_id, 10)
-
-    with services.db.transaction() as session:
-        # Taking the event decides which worker answers it, should two ever hold it at once.
-        taken = session.execute(
-            update(WebhookEvent)
-            .where(WebhookEvent.id == event_id, WebhookEvent.processed_at.is_(None))
-            .values(processed_at=utcnow())
-        ).rowcount
-        if not taken or not is_user:
+        if not (isinstance(source, dict) and source.get("type") == "user" and row.source_key != "-"):
             return
-        user = user_for(session, line_user_id)
-        user.last_seen_at = utcnow()
+        now = utcnow()
+        user = user_for(session, row.source_key, now)
         if isinstance(inbound.input, Follow):
-            user.followed_at, user.blocked_at = utcnow(), None
+            user.followed_at, user.blocked_at = now, None
         elif isinstance(inbound.input, Unfollow):
-            user.blocked_at = utcnow()
+            user.blocked_at = now
 
         if inbound.input is None:
             session.add(MessageLog(user_id=user.id, direction=INBOUND, kind=inbound.kind, text=inbound.text,
@@ -89,7 +88,7 @@ def process_event(services: Services, payload: dict[str, Any]) -> None:
             payload=inbound.payload,
             flow=before.flow if before else None, step=before.step if before else None, event_id=event_id,
         ))
-        turn = converse(session, services, user, inbound.input)
+        turn = converse(session, services, user, inbound.input, before)
         if turn.messages and not user.blocked:
             queue_answer(session, user, turn.messages, turn.flow, turn.step, inbound.reply_token, row, services)
 
@@ -114,12 +113,18 @@ def _readable(session: Session, user: LineUser, inbound: Inbound) -> str | None:
     return f"{label}（{picked}）" if picked else label
 
 
-def converse(session: Session, services: Services, user: LineUser, user_input: UserInput) -> Turn:
-    """One turn of the conversation engine over this user's saved state, saving it again."""
-    saved = session.get(ConversationState, user.id)
-    if saved is None:
+_UNREAD: Any = object()
+
+
+def converse(session: Session, services: Services, user: LineUser, user_input: UserInput,
+             saved: ConversationState | None = _UNREAD) -> Turn:
+    """One turn of the conversation engine over this user's saved state (`saved`, when the caller
+    has read it already), saving it again."""
+    if saved is _UNREAD:
+        saved = session.get(ConversationState, user.id)
+    new = saved is None
+    if new:
         saved = ConversationState(user_id=user.id, answers={}, history=[], reasks=0)
-        session.add(saved)
     state = State(saved.flow, saved.step, saved.run_id, dict(saved.answers or {}), list(saved.history or []),
                   saved.reasks or 0, saved.updated_at)
     # Read in this turn's transaction, so a version published a moment ago on any host counts.
@@ -128,4 +133,6 @@ def converse(session: Session, services: Services, user: LineUser, user_input: U
     saved.flow, saved.step, saved.run_id = state.flow, state.step, state.run_id
     saved.answers, saved.history, saved.reasks = state.answers, state.history, state.reasks
     saved.updated_at = state.updated_at or services.clock()
+    if new:
+        session.add(saved)  # only now, so it is written once, with the turn's result
     return turn

@@ -16,7 +16,7 @@ from .operator_alert import OperatorAlert
 from .outbound_message import OutboundMessage
 from .policy_version import PolicyVersion
 from .sign_in_attempt import SignInAttempt
-from .simulator import SimChatEntry, SimPersona, SimReplyToken, SimRetryKey
+from .simulator import SimChatEntry, SimPersona, SimReplyToken, SimRetryKey, SimRichMenu
 from .webhook_event import WebhookEvent
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "SimPersona",
     "SimReplyToken",
     "SimRetryKey",
+    "SimRichMenu",
     "WebhookEvent",
     "utcnow",
 ]

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigId, utcnow
@@ -34,4 +35,11 @@ class MessageLog(Base):
         Index("ix_message_log_user_time", "user_id", "created_at"),
         # Statistics and the console's date searches read by time across all users.
         Index("ix_message_log_created_at", "created_at"),
+        # Deleting an old webhook event or outbound message checks that no log row still points at
+        # it; without these each deleted row would scan the whole log. Partial: the links of logs
+        # past the retention period are cleared, and those rows need no entry.
+        Index("ix_message_log_event_id", "event_id", postgresql_where=sql("event_id IS NOT NULL"),
+              sqlite_where=sql("event_id IS NOT NULL")),
+        Index("ix_message_log_outbound_id", "outbound_id", postgresql_where=sql("outbound_id IS NOT NULL"),
+              sqlite_where=sql("outbound_id IS NOT NULL")),
     )

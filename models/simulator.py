@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigId, utcnow
@@ -49,4 +49,17 @@ class SimPersona(Base):
 
     chat_user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     display_name: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SimRichMenu(Base):
+    """A rich menu made through the simulator's Messaging API, with its image once uploaded."""
+
+    __tablename__ = "sim_rich_menus"
+
+    rich_menu_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    menu: Mapped[dict[str, Any]]  # LINE's rich menu object, as created
+    content_type: Mapped[str | None] = mapped_column(String(20))
+    image: Mapped[bytes | None] = mapped_column(LargeBinary)
+    is_default: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

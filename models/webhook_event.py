@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigId, utcnow
@@ -23,3 +23,6 @@ class WebhookEvent(Base):
     occurred_at: Mapped[datetime | None]
     body: Mapped[dict[str, Any]]
     processed_at: Mapped[datetime | None]
+
+    # The retention purge blanks bodies and deletes rows by age.
+    __table_args__ = (Index("ix_webhook_events_received_at", "received_at"),)

@@ -79,6 +79,21 @@ def console_page(browser, live) -> Iterator[Any]:
     assert not problems, f"the page reported: {problems}"
 
 
+@pytest.fixture
+def simulator_page(browser, live) -> Iterator[Any]:
+    """A browser tab on the simulator page that fails the test on a script error."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="ja-JP",
+                                  timezone_id="Asia/Tokyo")
+    page = context.new_page()
+    page.set_default_timeout(5000)  # the page polls every 700 ms; a turn takes well under a second
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{live.url}/simulator/")
+    yield page
+    context.close()
+    assert not errors, f"the page raised: {errors}"
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[Cluster]:
     cluster = start_cluster()

@@ -15,7 +15,7 @@ import pytest
 import requests
 import trustme
 
-from bot.graph_api import GraphApi, GraphOutcome, GraphSettings, MeetingRequest
+from bot.graph_api import PERMISSION_HINT, GraphApi, GraphOutcome, GraphSettings, MeetingRequest
 from tests.support.fake_microsoft import FakeMicrosoft, trusting
 
 COUNSELLOR = "kaori.sato@desk.example.jp"
@@ -191,9 +191,11 @@ def test_403_is_auth_and_names_the_missing_permission(ms, graph):
     result = graph.create_event(meeting())
     assert result.outcome is GraphOutcome.AUTH
     assert result.status == 403
-    assert "Calendars.ReadWrite" in result.detail
-    assert "admin consent" in result.detail
     assert "ErrorAccessDenied" in result.detail
+    # Both ways to grant it, whole (past the detail's length cap), and not both at once.
+    assert result.detail.endswith(PERMISSION_HINT) and "not both" in result.detail
+    assert "Calendars.ReadWrite" in result.detail and "RBAC for Applications" in result.detail
+    assert "admin consent" in result.detail and "application access policy" in result.detail
 
 
 def test_a_401_from_graph_drops_the_cached_token_so_the_next_call_gets_a_new_one(ms, graph):

@@ -206,7 +206,7 @@ def test_a_worker_killed_between_the_graph_call_and_the_line_push_leaves_one_eve
     env = service_env(
         DATABASE_URL=database_url, LINE_CHANNEL_SECRET=CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN=ACCESS_TOKEN,
         LINE_API_BASE_URL=fake_line.url, SECRET_KEY="test", INSTANCE_PATH=str(tmp_path / "instance"),
-        WORKER_POLL_SECONDS="0.05", JOB_LEASE_SECONDS="2", GRAPH_TENANT_ID=settings.tenant_id,
+        PUBLIC_BASE_URL="https://desk.example.jp", WORKER_POLL_SECONDS="0.05", JOB_LEASE_SECONDS="2", GRAPH_TENANT_ID=settings.tenant_id,
         GRAPH_CLIENT_ID=settings.client_id, GRAPH_CLIENT_SECRET=settings.client_secret,
         GRAPH_ORGANIZER=settings.organizer, GRAPH_AUTHORITY=settings.authority, GRAPH_BASE_URL=settings.base_url,
     )

@@ -14,9 +14,7 @@ from tests.conftest import make_jobs_due
 
 def add(db, kind: str, key: str | None, **payload) -> int:
     with db.transaction() as session:
-        job = jobs.enqueue(session, kind, payload, queue_key=key, max_attempts=3)
-        session.flush()
-        return job.id
+        return jobs.enqueue(session, kind, payload, queue_key=key, max_attempts=3)
 
 
 def claim(db, limit: int = 10) -> list[jobs.Claim]:

@@ -7,7 +7,7 @@ browser download is not used.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 
@@ -27,17 +27,8 @@ expect.set_options(timeout=WAIT_MS)
 
 
 @pytest.fixture
-def page(browser, live) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="ja-JP",
-                                  timezone_id="Asia/Tokyo")
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{live.url}/simulator/")
-    yield page
-    context.close()
-    assert not errors, f"the page raised: {errors}"
+def page(simulator_page) -> Any:
+    return simulator_page
 
 
 def chat(page):

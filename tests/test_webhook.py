@@ -90,16 +90,3 @@ def test_the_webhook_answers_without_waiting_for_line(app, line, fake_line):
     response = line.post(line.text(USER, "hi"))
     assert response.status_code == 200
     assert fake_line.calls == []  # nothing was sent during the request: the worker does that
-
-
-def test_health_reports_the_database(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.json["database"] == "ok"
-
-
-def test_health_is_503_when_the_database_is_unreachable(tmp_path, config):
-    from bot import create_app
-
-    broken = create_app(config.but(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"))
-    assert broken.test_client().get("/healthz").status_code == 503

@@ -22,7 +22,8 @@ def worker_env(database_url, fake_line, tmp_path):
         return service_env(
             DATABASE_URL=database_url, LINE_CHANNEL_SECRET=CHANNEL_SECRET,
             LINE_CHANNEL_ACCESS_TOKEN=ACCESS_TOKEN, LINE_API_BASE_URL=fake_line.url,
-            SECRET_KEY="test", INSTANCE_PATH=str(tmp_path / "instance"), WORKER_POLL_SECONDS="0.05",
+            SECRET_KEY="test", INSTANCE_PATH=str(tmp_path / "instance"), PUBLIC_BASE_URL="https://desk.example.jp",
+            WORKER_POLL_SECONDS="0.05",
             WORKER_THREADS="4", **overrides,
         )
     return make

@@ -62,6 +62,7 @@ ACTION_LABELS = {
     "policy_published": "運営方針の公開",
     "export_statistics": "統計の書き出し",
     "view_audit_log": "操作記録の閲覧",
+    "retention_purge": "保存期間を過ぎた記録の削除",
 }
 
 

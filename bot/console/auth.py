@@ -83,7 +83,8 @@ def normalise_email(value: str) -> str:
 
 
 def client_ip() -> str:
-    # Behind a reverse proxy this is the proxy unless the app is wrapped in ProxyFix.
+    # Never X-Forwarded-For itself: any client can send one. With PROXY_HOPS set, ProxyFix (create_app)
+    # has put here the address the trusted proxy saw; without it, behind a proxy this is the proxy.
     return (request.remote_addr or "unknown")[:45]
 
 

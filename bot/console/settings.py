@@ -1,4 +1,5 @@
-"""Settings: maintenance mode with the notice users see.
+"""Settings: maintenance mode with the notice users see; how long records are kept and what the last
+retention purge did (read-only: the periods are environment settings, see bot/retention.py).
 
 The mode itself lives in `bot/maintenance.py`, shared with `flask --app bot maintenance`: while it is
 on, every LINE message gets the notice (and the expected end) instead of an answer.
@@ -6,16 +7,29 @@ on, every LINE message gets the notice (and the expected end) instead of an answ
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import current_app, flash, redirect, render_template, request, url_for
 
 from conversations import texts
 from conversations.desk import Maintenance
 
-from .. import maintenance
+from .. import maintenance, retention
 from .audit import audit
 from .auth import requires
 from .blueprint import bp
 from .bookings import local_time
+
+# What each count of the retention purge means, as the settings page lists them.
+RETENTION_LABELS = {
+    "webhook_bodies_blanked": "受信イベントの本文を消去",
+    "messages_blanked": "会話の記録の本文を消去",
+    "webhook_events_deleted": "受信イベントを削除",
+    "outbound_messages_deleted": "送信メッセージを削除",
+    "jobs_deleted": "完了した処理を削除",
+    "users_anonymised": "ブロック中の利用者の個人情報を消去",
+    "users_skipped": "今後の予約があるため消去を見送り",
+}
 
 
 def preview(notice: str, until: str | None) -> str:
@@ -28,9 +42,12 @@ def preview(notice: str, until: str | None) -> str:
 def settings():
     with current_app.extensions["db"].transaction() as session:
         mode = maintenance.read(session)
+        kept = retention.status(session, current_app.extensions["services"])
+    finished = datetime.fromisoformat(kept.finished_at) if kept.finished_at else None
     return render_template("console/settings.html", mode=mode, preview=preview(mode.notice, mode.until),
                            updated=local_time(mode.updated_at), notice_limit=maintenance.NOTICE_LIMIT,
-                           until_limit=maintenance.UNTIL_LIMIT)
+                           until_limit=maintenance.UNTIL_LIMIT, retention=kept, retention_finished=local_time(finished),
+                           retention_counts=[(label, kept.counts.get(key, 0)) for key, label in RETENTION_LABELS.items()])
 
 
 @bp.post("/settings/maintenance")

@@ -3,6 +3,7 @@
 Reply tokens are single-use and expire; a push with an already accepted `X-Line-Retry-Key` gets
 409 with `x-line-accepted-request-id`; more than five messages is a 400; a wrong access token a
 401. Storage is pluggable: `MemoryStore` here (tests), a database store for the simulator page.
+The rich menu endpoints (what `flask --app bot richmenu deploy` calls) are in rich_menus.py.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
+from . import rich_menus
+
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -23,7 +26,7 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class Store(Protocol):
+class Store(rich_menus.RichMenuStore, Protocol):
     def issue_reply_token(self, user_id: str, ttl_seconds: float) -> str: ...
     def take_reply_token(self, token: str) -> str | None: ...
     def deliver(self, user_id: str, via: str, messages: list[dict[str, Any]]) -> None: ...
@@ -66,6 +69,8 @@ class MessagingApi:
         if lowered.get("authorization") != f"Bearer {self.access_token}":
             return _error(401, "Authentication failed. Confirm that the access token in the authorization "
                                "header is valid.", request_id)
+        if path.startswith(rich_menus.PREFIXES):
+            return self._rich_menu(method, path, lowered, raw_body, request_id)
         body: dict[str, Any] = {}
         if method == "POST":
             try:
@@ -86,6 +91,16 @@ class MessagingApi:
                 return _error(404, "Not found", request_id)
             return Answer(200, profile, {"x-line-request-id": request_id})
         return _error(404, "Not found", request_id)
+
+    def _rich_menu(self, method: str, path: str, headers: dict[str, str], raw_body: bytes,
+                   request_id: str) -> Answer:
+        try:
+            parsed = json.loads(raw_body) if raw_body else None
+        except ValueError:  # an image upload, or a broken body: the endpoint decides
+            parsed = None
+        body = parsed if isinstance(parsed, dict) else None
+        status, answer = rich_menus.handle(self.store, method, path, headers, raw_body, body)
+        return Answer(status, answer, {"x-line-request-id": request_id})
 
     def _reply(self, body: dict[str, Any], headers: dict[str, str], request_id: str) -> Answer:
         if "x-line-retry-key" in headers:
@@ -142,6 +157,9 @@ class MemoryStore:
         self.delivered: list[Delivered] = []
         self.loadings: list[tuple[str, int]] = []
         self.profiles: dict[str, dict[str, Any]] = {}
+        self.menus: dict[str, dict[str, Any]] = {}  # rich menus by id, in creation order
+        self.menu_images: dict[str, tuple[str, bytes]] = {}
+        self.default_menu: str | None = None
 
     def issue_reply_token(self, user_id: str, ttl_seconds: float) -> str:
         token = secrets.token_hex(16)
@@ -181,6 +199,38 @@ class MemoryStore:
 
     def profile(self, user_id: str) -> dict[str, Any] | None:
         return self.profiles.get(user_id)
+
+    def rich_menus(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.menus.values())
+
+    def rich_menu(self, rich_menu_id: str) -> dict[str, Any] | None:
+        return self.menus.get(rich_menu_id)
+
+    def add_rich_menu(self, menu: dict[str, Any]) -> None:
+        with self._lock:
+            self.menus[menu["richMenuId"]] = menu
+
+    def delete_rich_menu(self, rich_menu_id: str) -> None:
+        with self._lock:
+            self.menus.pop(rich_menu_id, None)
+            self.menu_images.pop(rich_menu_id, None)
+            if self.default_menu == rich_menu_id:
+                self.default_menu = None
+
+    def rich_menu_image(self, rich_menu_id: str) -> tuple[str, bytes] | None:
+        return self.menu_images.get(rich_menu_id)
+
+    def attach_rich_menu_image(self, rich_menu_id: str, content_type: str, image: bytes) -> None:
+        with self._lock:
+            self.menu_images[rich_menu_id] = (content_type, image)
+
+    def default_rich_menu(self) -> str | None:
+        return self.default_menu
+
+    def set_default_rich_menu(self, rich_menu_id: str | None) -> None:
+        with self._lock:
+            self.default_menu = rich_menu_id
 
     def messages_to(self, user_id: str) -> list[Delivered]:
         with self._lock:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
+
+from bot import rich_menu
 
 from . import events
 from .platform import MessagingApi
@@ -18,7 +20,7 @@ def _store() -> DatabaseStore:
     return current_app.extensions["simulator_store"]
 
 
-@bp.route("/line/<path:api_path>", methods=["GET", "POST"])
+@bp.route("/line/<path:api_path>", methods=["GET", "POST", "DELETE"])
 def messaging_api(api_path: str):
     config = current_app.extensions["config"]
     answer = MessagingApi(_store(), config.line_channel_access_token).handle(
@@ -32,7 +34,34 @@ def messaging_api(api_path: str):
 
 @bp.get("/")
 def page():
-    return render_template("simulator.html")
+    return render_template("simulator.html", desk_name=current_app.extensions["services"].desk_settings.desk_name)
+
+
+@bp.get("/api/rich-menu")
+def default_rich_menu():
+    """The menu under the chat: the one deployed to the simulator as default, else the repository's own,
+    so `make run` shows it before anyone has run `flask --app bot richmenu deploy`."""
+    store = _store()
+    deployed = store.default_rich_menu()
+    menu = store.rich_menu(deployed) if deployed else None
+    if menu is None:
+        shown = {**rich_menu.definition(), "richMenuId": None,
+                 "imageUrl": url_for("static", filename=rich_menu.IMAGE.name)}
+    else:
+        shown = {**menu, "imageUrl": url_for("simulator.rich_menu_image", rich_menu_id=deployed)}
+    response = jsonify(shown)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/api/rich-menus/<rich_menu_id>/image")
+def rich_menu_image(rich_menu_id: str):
+    found = _store().rich_menu_image(rich_menu_id)
+    if found is None:
+        abort(404)
+    content_type, image = found
+    # A menu's image never changes once uploaded (LINE allows one upload), so it may be cached.
+    return Response(image, content_type=content_type, headers={"Cache-Control": "max-age=86400"})
 
 
 @bp.get("/api/personas")

@@ -6,10 +6,10 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from models import SimChatEntry, SimPersona, SimReplyToken, SimRetryKey, utcnow
+from models import SimChatEntry, SimPersona, SimReplyToken, SimRetryKey, SimRichMenu, utcnow
 from models.database import Database
 
 
@@ -64,6 +64,43 @@ class DatabaseStore:
             if persona is None:
                 return None
             return {"userId": persona.chat_user_id, "displayName": persona.display_name, "language": "ja"}
+
+    def rich_menus(self) -> list[dict[str, Any]]:
+        with self.db.transaction() as session:
+            return list(session.scalars(select(SimRichMenu.menu)
+                                        .order_by(SimRichMenu.created_at, SimRichMenu.rich_menu_id)))
+
+    def rich_menu(self, rich_menu_id: str) -> dict[str, Any] | None:
+        with self.db.transaction() as session:
+            return session.scalar(select(SimRichMenu.menu).where(SimRichMenu.rich_menu_id == rich_menu_id))
+
+    def add_rich_menu(self, menu: dict[str, Any]) -> None:
+        with self.db.transaction() as session:
+            session.add(SimRichMenu(rich_menu_id=menu["richMenuId"], menu=menu))
+
+    def delete_rich_menu(self, rich_menu_id: str) -> None:
+        with self.db.transaction() as session:
+            session.execute(delete(SimRichMenu).where(SimRichMenu.rich_menu_id == rich_menu_id))
+
+    def rich_menu_image(self, rich_menu_id: str) -> tuple[str, bytes] | None:
+        with self.db.transaction() as session:
+            row = session.execute(select(SimRichMenu.content_type, SimRichMenu.image)
+                                  .where(SimRichMenu.rich_menu_id == rich_menu_id)).first()
+        return (row.content_type, row.image) if row is not None and row.image is not None else None
+
+    def attach_rich_menu_image(self, rich_menu_id: str, content_type: str, image: bytes) -> None:
+        with self.db.transaction() as session:
+            session.execute(update(SimRichMenu).where(SimRichMenu.rich_menu_id == rich_menu_id)
+                            .values(content_type=content_type, image=image))
+
+    def default_rich_menu(self) -> str | None:
+        with self.db.transaction() as session:
+            return session.scalar(select(SimRichMenu.rich_menu_id).where(SimRichMenu.is_default.is_(True)))
+
+    def set_default_rich_menu(self, rich_menu_id: str | None) -> None:
+        with self.db.transaction() as session:
+            # One statement, so there is never a moment with two defaults or none in between.
+            session.execute(update(SimRichMenu).values(is_default=SimRichMenu.rich_menu_id == rich_menu_id))
 
     # What the page needs beyond the platform's own behaviour.
 

@@ -22,6 +22,7 @@
     events: root.dataset.eventsUrl,
     chat: root.dataset.chatUrl,
     callback: root.dataset.callbackUrl,
+    richMenu: root.dataset.richMenuUrl,
   };
   const byId = (id) => document.getElementById(id);
   const ui = {
@@ -39,6 +40,9 @@
     input: byId("message-input"),
     send: byId("send"),
     sticker: byId("sticker"),
+    richMenu: byId("rich-menu"),
+    richMenuBar: byId("rich-menu-bar"),
+    richMenuPanel: byId("rich-menu-panel"),
   };
 
   const state = {
@@ -910,6 +914,65 @@
     return img;
   }
 
+  // ---------------------------------------------------------------- the rich menu
+
+  // The default rich menu sits under the composer as LINE shows it under the input bar: its image
+  // with a transparent button over each area, and the chat bar text that opens and closes it.
+  // A tap performs the area's action exactly as a chip or a template button would.
+
+  async function loadRichMenu() {
+    let menu;
+    try {
+      const response = await fetch(urls.richMenu, { cache: "no-store" });
+      if (!response.ok) return;
+      menu = await response.json();
+    } catch (_) {
+      return; // the chat works without it
+    }
+    renderRichMenu(menu);
+  }
+
+  function percent(part, whole) {
+    return `${(100 * Number(part)) / whole}%`;
+  }
+
+  function renderRichMenu(menu) {
+    const size = menu && menu.size;
+    const src = imageUrl(menu && menu.imageUrl);
+    if (!size || !(Number(size.width) > 0) || !(Number(size.height) > 0) || !src) return;
+    const img = el("img", "rich-menu-image");
+    img.alt = "";
+    img.src = src;
+    const buttons = [];
+    for (const area of Array.isArray(menu.areas) ? menu.areas : []) {
+      const bounds = (area && area.bounds) || {};
+      const action = (area && area.action) || {};
+      const button = el("button", "rich-menu-area");
+      button.type = "button";
+      const name = str(action.label) || str(action.displayText) || str(action.text) || "メニュー";
+      button.setAttribute("aria-label", name);
+      button.title = name;
+      button.style.left = percent(bounds.x, size.width);
+      button.style.top = percent(bounds.y, size.height);
+      button.style.width = percent(bounds.width, size.width);
+      button.style.height = percent(bounds.height, size.height);
+      button.addEventListener("click", () => perform(action));
+      buttons.push(button);
+    }
+    ui.richMenuPanel.replaceChildren(img, ...buttons);
+    ui.richMenuBar.textContent = str(menu.chatBarText) || "メニュー";
+    openRichMenu(menu.selected !== false);
+    ui.richMenu.hidden = false;
+  }
+
+  function openRichMenu(open) {
+    ui.richMenuPanel.hidden = !open;
+    ui.richMenuBar.setAttribute("aria-expanded", String(open));
+    ui.richMenuBar.classList.toggle("is-open", open);
+  }
+
+  ui.richMenuBar.addEventListener("click", () => openRichMenu(ui.richMenuPanel.hidden));
+
   // ---------------------------------------------------------------- the composer
 
   function autosize() {
@@ -934,4 +997,5 @@
 
   refreshControls();
   loadPersonas();
+  loadRichMenu();
 })();

@@ -607,6 +607,7 @@ def run(size: Size, log=print) -> list[str]:
             PYTHONUNBUFFERED="1", PORT=str(_free_port()), DATABASE_URL=url, SECRET_KEY="chaos",
             INSTANCE_PATH=str(work / "instance"),
             LINE_CHANNEL_SECRET=CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN=ACCESS_TOKEN, LINE_API_BASE_URL=line.url,
+            PUBLIC_BASE_URL="https://desk.example.jp",
             GRAPH_TENANT_ID=entra.tenant, GRAPH_CLIENT_ID=entra.client_id, GRAPH_CLIENT_SECRET=entra.client_secret,
             GRAPH_ORGANIZER=ORGANIZER, GRAPH_AUTHORITY=entra.authority, GRAPH_BASE_URL=graph.base_url,
             REQUESTS_CA_BUNDLE=entra.ca_path, CURL_CA_BUNDLE=entra.ca_path,

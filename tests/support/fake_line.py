@@ -12,6 +12,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
+from fnmatch import fnmatchcase as fnmatch
 from typing import Any
 
 from werkzeug.serving import make_server
@@ -52,7 +53,8 @@ class FakeLine:
     def fail_next(self, path: str, *faults: int | tuple[str, float]) -> None:
         """Answer the next calls to `path` with these faults, in order: a status code,
         ("stall", seconds) to hang and then drop the request, or ("accept_then_stall", seconds)
-        to carry it out and answer too late."""
+        to carry it out and answer too late. `path` may hold `*` wildcards, for paths with an id
+        the test cannot know in advance (e.g. "/v2/bot/richmenu/*/content")."""
         with self._lock:
             self._faults[path].extend(faults)
 
@@ -61,7 +63,8 @@ class FakeLine:
 
     def _next_fault(self, path: str) -> Any:
         with self._lock:
-            queue = self._faults.get(path)
+            queue = self._faults.get(path) or next(
+                (q for pattern, q in self._faults.items() if q and "*" in pattern and fnmatch(path, pattern)), None)
             return queue.popleft() if queue else None
 
     def _wsgi(self, environ, start_response):
