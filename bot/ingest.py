@@ -125,5 +125,6 @@ def _store_in_one_statement(db: Database, rows: list[dict[str, Any]], now: datet
                "received_at": None} for row in rows]
     params = {"events": json.dumps(events, ensure_ascii=False), "now": now, "kind": EVENT_JOB,
               "attempts": EVENT_ATTEMPTS}
-    with db.autocommit() as connection:
-        return len(connection.exec_driver_sql(_STORE, params).all())
+    with db.autocommit() as connection, connection.cursor() as cursor:
+        cursor.execute(_STORE, params)
+        return len(cursor.fetchall())

@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any, Iterator
 
-from sqlalchemy import Connection, Engine, create_engine, event, exc
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -105,16 +105,20 @@ class Database:
             yield session
 
     @contextmanager
-    def autocommit(self) -> Iterator[Connection]:
-        """PostgreSQL: a connection where each statement commits on its own (no BEGIN, no COMMIT
-        round trips), for work that is a single statement. Its own small pool, so connections
-        never switch between modes."""
+    def autocommit(self) -> Iterator[Any]:
+        """PostgreSQL: a pooled psycopg connection where each statement commits on its own (no
+        BEGIN or COMMIT round trips), for work that is one statement on the busiest path; the driver's
+        own cursor, since SQLAlchemy's execution context cost as much as the statement. Its own small
+        pool, so connections never switch between modes."""
         with self._lock:
             if self._autocommit_engine is None:
                 self._autocommit_engine = make_engine(self.url, pool_size=self._pool_size,
                                                       isolation_level="AUTOCOMMIT")
-        with self._autocommit_engine.connect() as connection:
+        connection = self._autocommit_engine.raw_connection()
+        try:
             yield connection
+        finally:
+            connection.close()  # back to the pool
 
     def dispose(self) -> None:
         self.engine.dispose()
