@@ -121,8 +121,9 @@ RETURNING id
 
 
 def _store_in_one_statement(db: Database, rows: list[dict[str, Any]], now: datetime) -> int:
-    events = [{**row, "occurred_at": row["occurred_at"].isoformat() if row["occurred_at"] else None,
-               "received_at": None} for row in rows]
+    # The statement's own `now` is the time received.
+    events = [{**row, "received_at": None, "occurred_at": row["occurred_at"] and row["occurred_at"].isoformat()}
+              for row in rows]
     params = {"events": json.dumps(events, ensure_ascii=False), "now": now, "kind": EVENT_JOB,
               "attempts": EVENT_ATTEMPTS}
     with db.autocommit() as connection, connection.cursor() as cursor:

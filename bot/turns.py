@@ -113,15 +113,10 @@ def _readable(session: Session, user: LineUser, inbound: Inbound) -> str | None:
     return f"{label}（{picked}）" if picked else label
 
 
-_UNREAD: Any = object()
-
-
 def converse(session: Session, services: Services, user: LineUser, user_input: UserInput,
-             saved: ConversationState | None = _UNREAD) -> Turn:
-    """One turn of the conversation engine over this user's saved state (`saved`, when the caller
-    has read it already), saving it again."""
-    if saved is _UNREAD:
-        saved = session.get(ConversationState, user.id)
+             saved: ConversationState | None) -> Turn:
+    """One turn of the conversation engine over the user's saved state (None: a first turn),
+    saving it again."""
     new = saved is None
     if new:
         saved = ConversationState(user_id=user.id, answers={}, history=[], reasks=0)

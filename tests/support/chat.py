@@ -88,7 +88,8 @@ class Chat:
     def turn(self, user_input: UserInput) -> Answer:
         with self.services.db.transaction() as session:
             user = user_for(session, self.user_id)
-            result = converse(session, self.services, user, user_input)
+            result = converse(session, self.services, user, user_input,
+                              session.get(ConversationState, user.id))
             self.last = Answer(result.messages, result.flow, result.step)
         return self.last
 
