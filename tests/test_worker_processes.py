@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import signal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -85,6 +86,19 @@ def test_a_worker_stops_cleanly_on_sigterm(worker_env, workers):
     process.send_signal(signal.SIGTERM)
     assert process.wait(10) == 0
     assert b"worker stopped" in process.stdout.read()
+
+
+def test_a_worker_runs_below_the_web_processes_cpu_priority(worker_env, workers):
+    process = start_worker(worker_env(WORKER_NICE="7"))
+    workers.append(process)
+    while b"worker started" not in process.stdout.readline():
+        pass
+    nice = int(Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+    assert nice == 7
+    # Alone in its session, it lowers the session's autogroup too, where the kernel has them.
+    autogroup = Path(f"/proc/{process.pid}/autogroup")
+    if autogroup.exists():
+        assert autogroup.read_text().split()[-1] == "7"
 
 
 def test_two_workers_answer_one_users_burst_of_fifty_in_the_order_sent(line, worker_env, workers, services):
