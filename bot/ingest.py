@@ -18,6 +18,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from models import Job, WebhookEvent, utcnow
 from models.database import Database
 
+from .wakeup import NOTIFY_SQL
+
 EVENT_JOB = "line_event"
 EVENT_ATTEMPTS = 6
 
@@ -100,7 +102,7 @@ def store_events(db: Database, events: list[Any]) -> int:
 # taking the events as one JSON array, so it is one fixed statement whatever their number, which
 # psycopg prepares once per connection (built with SQLAlchemy per body, compiling it cost more than
 # running it; passed as SQL arrays, escaping their elements did). Ids follow the body's order,
-# which is each user's order of events.
+# which is each user's order of events. Storing new jobs also wakes the idle workers (bot/wakeup.py).
 _STORE = f"""
 WITH incoming AS (
     SELECT e.doc, e.n FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS e(doc, n)
@@ -112,11 +114,13 @@ WITH incoming AS (
     FROM incoming ORDER BY n
     ON CONFLICT (event_key) DO NOTHING
     RETURNING id, source_key
+), new_jobs AS (
+    INSERT INTO {Job.__tablename__} (kind, queue_key, payload, status, attempts, max_attempts, run_at, created_at)
+    SELECT %(kind)s, 'in:' || source_key, jsonb_build_object('event_id', id), 'pending', 0, %(attempts)s, %(now)s, %(now)s
+    FROM new_events ORDER BY id
+    RETURNING id
 )
-INSERT INTO {Job.__tablename__} (kind, queue_key, payload, status, attempts, max_attempts, run_at, created_at)
-SELECT %(kind)s, 'in:' || source_key, jsonb_build_object('event_id', id), 'pending', 0, %(attempts)s, %(now)s, %(now)s
-FROM new_events ORDER BY id
-RETURNING id
+SELECT count(*) FROM (SELECT id, {NOTIFY_SQL} FROM new_jobs) AS woken
 """
 
 
@@ -128,4 +132,4 @@ def _store_in_one_statement(db: Database, rows: list[dict[str, Any]], now: datet
               "attempts": EVENT_ATTEMPTS}
     with db.autocommit() as connection, connection.cursor() as cursor:
         cursor.execute(_STORE, params)
-        return len(cursor.fetchall())
+        return cursor.fetchone()[0]

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select, text, true, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from models import Job, utcnow
 from models.job import ACTIVE, DEAD, DONE, PENDING, RUNNING
@@ -98,22 +98,28 @@ def enqueue(
     return job_id
 
 
+# The hot path's statements are written against the table, not the mapped class: an ORM-enabled
+# insert or update runs through the ORM's bulk machinery (and an update evaluates its criteria
+# against the session's objects), which cost more than the statement itself.
+JOBS = Job.__table__
+
+
 def _insert_statements() -> tuple[Any, Any, Any]:
     """Built once: building an insert per job cost more than running it."""
-    plain = insert(Job).returning(Job.id)
-    token = bindparam("token", type_=Job.lease_token.type)
-    until = bindparam("until", type_=Job.lease_until.type)
-    busy = aliased(Job)
+    plain = insert(JOBS).returning(JOBS.c.id)
+    token = bindparam("token", type_=JOBS.c.lease_token.type)
+    until = bindparam("until", type_=JOBS.c.lease_until.type)
+    busy = JOBS.alias("busy").c
     # A live job of the queue that this worker is not about to run itself.
     queue_busy = exists().where(busy.queue_key == bindparam("busy_key"), busy.status.in_(ACTIVE),
                                 or_(busy.lease_token.is_(None), busy.lease_token != token))
 
     def taken(take: Any) -> Any:
         # One statement decides and writes: claimed by this worker unless its queue is busy.
-        return insert(Job).values(
+        return insert(JOBS).values(
             status=case((take, RUNNING), else_=PENDING), attempts=case((take, 1), else_=0),
             lease_token=case((take, token), else_=None), lease_until=case((take, until), else_=None),
-        ).returning(Job.id, Job.status)
+        ).returning(JOBS.c.id, JOBS.c.status)
 
     return plain, taken(~queue_busy), taken(true())
 
@@ -144,25 +150,26 @@ CLAIM_WINDOW = 200
 
 def _claim_statements() -> tuple[Any, Any, Any]:
     """The claim's statements, built once (building them per claim cost more than running them)."""
-    window = (select(Job.id).where(Job.status.in_(ACTIVE), Job.id > bindparam("after"))
-              .order_by(Job.id).limit(CLAIM_WINDOW).subquery())
-    j = aliased(Job)
-    older = aliased(Job)
+    window = (select(JOBS.c.id).where(JOBS.c.status.in_(ACTIVE), JOBS.c.id > bindparam("after"))
+              .order_by(JOBS.c.id).limit(CLAIM_WINDOW).subquery())
+    candidate = JOBS.alias("candidate")
+    j = candidate.c
+    older = JOBS.alias("older").c
     older_live = exists().where(older.queue_key == j.queue_key, older.id < j.id, older.status.in_(ACTIVE))
-    now = bindparam("now", type_=Job.run_at.type)
+    now = bindparam("now", type_=JOBS.c.run_at.type)
     due = or_(and_(j.status == PENDING, j.run_at <= now), and_(j.status == RUNNING, j.lease_until < now))
     claimable = (select(j.id).join(window, j.id == window.c.id)
                  .where(due, or_(j.queue_key.is_(None), ~older_live))
                  .order_by(j.id).limit(bindparam("limit")))
     window_end = select(func.count(), func.max(window.c.id))
-    return claimable, claimable.with_for_update(of=j, skip_locked=True), window_end
+    return claimable, claimable.with_for_update(of=candidate, skip_locked=True), window_end
 
 
 _CLAIMABLE, _CLAIMABLE_LOCKED, _WINDOW_END = _claim_statements()
-_TAKE = (update(Job).where(Job.id.in_(bindparam("ids", expanding=True)))
-         .values(status=RUNNING, lease_token=bindparam("token"), lease_until=bindparam("until", type_=Job.lease_until.type),
-                 attempts=Job.attempts + 1)
-         .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts, Job.queue_key))
+_TAKE = (update(JOBS).where(JOBS.c.id.in_(bindparam("ids", expanding=True)))
+         .values(status=RUNNING, lease_token=bindparam("token"),
+                 lease_until=bindparam("until", type_=JOBS.c.lease_until.type), attempts=JOBS.c.attempts + 1)
+         .returning(JOBS.c.id, JOBS.c.kind, JOBS.c.payload, JOBS.c.attempts, JOBS.c.max_attempts, JOBS.c.queue_key))
 # A queue table's statistics are always out of date (a burst fills it within seconds), and with
 # them PostgreSQL's planner chose to collect and sort the whole backlog on every claim instead of
 # reading live jobs in id order from their index.
@@ -198,17 +205,17 @@ def claim(session: Session, *, lease_seconds: float, limit: int = 1) -> list[Cla
 
 def _finish(session: Session, claim: Claim, **values: Any) -> None:
     result = session.execute(
-        update(Job)
-        .where(Job.id == claim.id, Job.lease_token == claim.lease_token, Job.status == RUNNING)
+        update(JOBS)
+        .where(JOBS.c.id == claim.id, JOBS.c.lease_token == claim.lease_token, JOBS.c.status == RUNNING)
         .values(**values)
     )
     if result.rowcount != 1:
         raise LeaseLost(f"job {claim.id} is no longer ours")
 
 
-_COMPLETE = (update(Job)
-             .where(Job.id == bindparam("job_id"), Job.lease_token == bindparam("token"), Job.status == RUNNING)
-             .values(status=DONE, finished_at=bindparam("now", type_=Job.finished_at.type), lease_token=None,
+_COMPLETE = (update(JOBS)
+             .where(JOBS.c.id == bindparam("job_id"), JOBS.c.lease_token == bindparam("token"), JOBS.c.status == RUNNING)
+             .values(status=DONE, finished_at=bindparam("now", type_=JOBS.c.finished_at.type), lease_token=None,
                      lease_until=None))
 
 

@@ -23,6 +23,7 @@ from .ingest import EVENT_JOB
 from .logs import configure_logging, job_context  # observability
 from .metrics import job_failed, serve_worker_metrics, timed_job  # observability
 from .services import Services
+from .wakeup import Wakeup
 
 log = logging.getLogger("bot.worker")
 
@@ -42,6 +43,7 @@ class Worker:
         self.services = services
         self.handlers = handlers or HANDLERS
         self.stopping = threading.Event()
+        self.wakeup = Wakeup()
 
     def run_once(self) -> bool:
         """Claim and run one job, and the jobs it hands on; False when nothing was due."""
@@ -143,6 +145,7 @@ class Worker:
             wanted = 1
             while wanted < threads and idle.acquire(blocking=False):
                 wanted += 1
+            self.wakeup.clear()  # a job stored from here on ends the wait below
             try:
                 claimed = self._claim(wanted)
             except Exception:
@@ -153,7 +156,7 @@ class Worker:
             for claim in claimed:
                 pool.submit(run_then_free, claim)
             if not claimed:
-                self.stopping.wait(poll * random.uniform(0.5, 1.5))
+                self.wakeup.wait(poll * random.uniform(0.5, 1.5))
 
     def _schedule(self) -> None:
         every = self.services.config.scheduler_seconds
@@ -165,6 +168,7 @@ class Worker:
 
     def run(self) -> None:
         threads = self.services.config.worker_threads
+        self.wakeup.listen(self.services.db)
         scheduler_thread = threading.Thread(target=self._schedule, name="scheduler", daemon=True)
         scheduler_thread.start()
         with ThreadPoolExecutor(threads, thread_name_prefix="job") as pool:
@@ -177,6 +181,7 @@ class Worker:
 
     def stop(self, *_args: object) -> None:
         self.stopping.set()
+        self.wakeup.stop()
 
 
 def lower_priority(nice: int) -> None:

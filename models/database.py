@@ -120,6 +120,17 @@ class Database:
         finally:
             connection.close()  # back to the pool
 
+    @contextmanager
+    def listening_connection(self) -> Iterator[Any]:
+        """PostgreSQL: a psycopg connection of its own, outside the pools, in autocommit, for
+        LISTEN (it holds the connection for as long as it listens)."""
+        args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
+        connection = self.engine.dialect.loaded_dbapi.connect(*args, **kwargs, autocommit=True)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
     def dispose(self) -> None:
         self.engine.dispose()
         if self._autocommit_engine is not None:

@@ -24,8 +24,7 @@ def worker_env(database_url, fake_line, tmp_path):
             DATABASE_URL=database_url, LINE_CHANNEL_SECRET=CHANNEL_SECRET,
             LINE_CHANNEL_ACCESS_TOKEN=ACCESS_TOKEN, LINE_API_BASE_URL=fake_line.url,
             SECRET_KEY="test", INSTANCE_PATH=str(tmp_path / "instance"), PUBLIC_BASE_URL="https://desk.example.jp",
-            WORKER_POLL_SECONDS="0.05",
-            WORKER_THREADS="4", **overrides,
+            **{"WORKER_POLL_SECONDS": "0.05", "WORKER_THREADS": "4", **overrides},
         )
     return make
 
@@ -124,3 +123,18 @@ def test_two_workers_answer_one_users_burst_of_fifty_in_the_order_sent(line, wor
         out_of_order = [n for n, (said, answer) in enumerate(zip(sent, answers))
                         if not answer.startswith(ANSWER_STARTS[said])]
         assert not out_of_order, f"replies {out_of_order} do not answer the message sent in that place"
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_an_idle_worker_answers_a_message_at_once_not_at_its_next_poll(line, worker_env, workers):
+    """On PostgreSQL the webhook wakes idle workers: with a minute between polls, each message is
+    still answered within seconds, the first one and one sent after the worker went idle again."""
+    process = start_worker(worker_env(WORKER_POLL_SECONDS="60"))  # waits 30-90 s between empty polls
+    workers.append(process)
+    while b"worker started" not in process.stdout.readline():
+        pass
+    user = "U" + "7" * 32
+    for n, said in enumerate(("メニュー", "ヘルプ"), 1):
+        assert line.post(line.text(user, said)).status_code == 200
+        wait_for(lambda: len(line.received(user)) == n, timeout=10)
+        assert line.received(user)[-1].startswith(ANSWER_STARTS[said])
