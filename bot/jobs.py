@@ -18,9 +18,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select, text, true, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from models import Job, utcnow
+from models.database import QUEUE_PLANNER_SETTINGS
 from models.job import ACTIVE, DEAD, DONE, PENDING, RUNNING
 
 
@@ -148,7 +150,7 @@ def backoff_seconds(attempt: int, *, base: float = 1.0, cap: float = 300.0) -> f
 CLAIM_WINDOW = 200
 
 
-def _claim_statements() -> tuple[Any, Any, Any]:
+def _claim_statements() -> tuple[Any, Any]:
     """The claim's statements, built once (building them per claim cost more than running them)."""
     window = (select(JOBS.c.id).where(JOBS.c.status.in_(ACTIVE), JOBS.c.id > bindparam("after"))
               .order_by(JOBS.c.id).limit(CLAIM_WINDOW).subquery())
@@ -162,31 +164,33 @@ def _claim_statements() -> tuple[Any, Any, Any]:
                  .where(due, or_(j.queue_key.is_(None), ~older_live))
                  .order_by(j.id).limit(bindparam("limit")))
     window_end = select(func.count(), func.max(window.c.id))
-    return claimable, claimable.with_for_update(of=candidate, skip_locked=True), window_end
+    return claimable.with_for_update(of=candidate, skip_locked=True), window_end
 
 
-_CLAIMABLE, _CLAIMABLE_LOCKED, _WINDOW_END = _claim_statements()
-_TAKE = (update(JOBS).where(JOBS.c.id.in_(bindparam("ids", expanding=True)))
+_CLAIMABLE_LOCKED, _WINDOW_END = _claim_statements()
+# A queue table's statistics are always out of date (a burst fills it within seconds), and with
+# them PostgreSQL's planner chose to collect and sort the whole backlog on every claim instead of
+# reading live jobs in id order from their index. `Database.queue()` connections plan so throughout.
+_PLAN_FOR_A_QUEUE = text("SET LOCAL " + "; SET LOCAL ".join(f"{k} = {v}" for k, v in QUEUE_PLANNER_SETTINGS.items()))
+# One statement finds and takes the jobs (FOR UPDATE SKIP LOCKED: two workers never take the same).
+_TAKE = (update(JOBS).where(JOBS.c.id.in_(_CLAIMABLE_LOCKED.scalar_subquery()))
          .values(status=RUNNING, lease_token=bindparam("token"),
                  lease_until=bindparam("until", type_=JOBS.c.lease_until.type), attempts=JOBS.c.attempts + 1)
          .returning(JOBS.c.id, JOBS.c.kind, JOBS.c.payload, JOBS.c.attempts, JOBS.c.max_attempts, JOBS.c.queue_key))
-# A queue table's statistics are always out of date (a burst fills it within seconds), and with
-# them PostgreSQL's planner chose to collect and sort the whole backlog on every claim instead of
-# reading live jobs in id order from their index.
-_PLAN_FOR_A_QUEUE = text("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off")
 
 
-def claim(session: Session, *, lease_seconds: float, limit: int = 1) -> list[Claim]:
-    """Take up to `limit` due jobs for this worker. Commit the session to make the claim stick."""
+def claim(session: Session | Connection, *, lease_seconds: float, limit: int = 1) -> list[Claim]:
+    """Take up to `limit` due jobs for this worker. In a transaction, commit it to make the claim
+    stick; on an autocommitting connection from `Database.queue()` each statement commits itself."""
     now = utcnow()
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    if postgresql:
+    if isinstance(session, Session) and session.get_bind().dialect.name == "postgresql":
         session.execute(_PLAN_FOR_A_QUEUE)
+    token = str(uuid.uuid4())
+    params = {"now": now, "limit": limit, "token": token, "until": now + timedelta(seconds=lease_seconds)}
     after = 0
     while True:
-        ids = list(session.scalars(_CLAIMABLE_LOCKED if postgresql else _CLAIMABLE,
-                                   {"after": after, "now": now, "limit": limit}))
-        if ids:
+        rows = session.execute(_TAKE, {**params, "after": after}).all()
+        if rows:
             break
         # Nothing claimable among these (each blocked by an older job of its queue, or not yet
         # due): look further only when the window was full.
@@ -194,9 +198,6 @@ def claim(session: Session, *, lease_seconds: float, limit: int = 1) -> list[Cla
         if seen < CLAIM_WINDOW:
             return []
         after = last
-    token = str(uuid.uuid4())
-    rows = session.execute(_TAKE, {"ids": ids, "token": token,
-                                   "until": now + timedelta(seconds=lease_seconds)}).all()
     return sorted(
         (Claim(r.id, r.kind, r.payload, r.attempts, r.max_attempts, token, r.queue_key) for r in rows),
         key=lambda c: c.id,

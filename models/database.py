@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any, Iterator
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -85,6 +85,11 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# How the job queue's claim is planned on PostgreSQL (the why is in bot/jobs.py): per transaction
+# with SET LOCAL, or for all of a connection from `Database.queue()`.
+QUEUE_PLANNER_SETTINGS = {"enable_bitmapscan": "off", "enable_sort": "off"}
+
+
 class Database:
     def __init__(self, url: str, *, pool_size: int = 5) -> None:
         self.url = normalise_url(url)
@@ -92,6 +97,7 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._pool_size = pool_size
         self._autocommit_engine: Engine | None = None
+        self._queue_engine: Engine | None = None
         self._lock = threading.Lock()
 
     @property
@@ -121,6 +127,19 @@ class Database:
             connection.close()  # back to the pool
 
     @contextmanager
+    def queue(self) -> Iterator[Connection]:
+        """PostgreSQL: a connection for claiming jobs, where each statement commits on its own (a
+        claim is one statement: no BEGIN or COMMIT round trips) and the planner reads the queue as
+        it must (QUEUE_PLANNER_SETTINGS). Only the queue's own statements belong here."""
+        with self._lock:
+            if self._queue_engine is None:
+                options = " ".join(f"-c {k}={v}" for k, v in QUEUE_PLANNER_SETTINGS.items())
+                self._queue_engine = make_engine(self.url, pool_size=2, isolation_level="AUTOCOMMIT",
+                                                 connect_args={"options": options})
+        with self._queue_engine.connect() as connection:
+            yield connection
+
+    @contextmanager
     def listening_connection(self) -> Iterator[Any]:
         """PostgreSQL: a psycopg connection of its own, outside the pools, in autocommit, for
         LISTEN (it holds the connection for as long as it listens)."""
@@ -133,5 +152,6 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-        if self._autocommit_engine is not None:
-            self._autocommit_engine.dispose()
+        for engine in (self._autocommit_engine, self._queue_engine):
+            if engine is not None:
+                engine.dispose()
