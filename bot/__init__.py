@@ -45,11 +45,15 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["db"] = db
     app.extensions["signature_validator"] = SignatureValidator(config.line_channel_secret)
 
-    from . import health, policy_pages, webhook
+    from . import health, policy_pages
     from .cli import register_commands
     from .observability import init_observability
+    from .webhook import WebhookEndpoint
 
-    app.register_blueprint(webhook.bp)
+    # LINE's webhook is answered below Flask (bot/webhook.py says why); it uses neither the client's
+    # address nor the scheme, so it sits outside ProxyFix.
+    app.wsgi_app = WebhookEndpoint(  # type: ignore[method-assign]
+        app.wsgi_app, db=db, validator=app.extensions["signature_validator"], max_bytes=config.max_webhook_bytes)
     app.register_blueprint(health.bp)
     init_observability(app)
     app.register_blueprint(policy_pages.bp)

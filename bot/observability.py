@@ -1,5 +1,6 @@
-"""The web app's observability: a request id on every request and log record, webhook refusals
-counted, and `/metrics` behind a bearer token (METRICS_TOKEN; 404 while it is unset).
+"""The web app's observability: a request id on every request and log record (LINE's webhook,
+answered before Flask, sets its own and counts its refusals: bot/webhook.py), and `/metrics`
+behind a bearer token (METRICS_TOKEN; 404 while it is unset).
 
 Everything here runs on the webhook's hot path except the scrape itself: a few microseconds per
 request, never a database query.
@@ -13,7 +14,6 @@ import logging
 from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
-from werkzeug.exceptions import HTTPException
 
 from models import utcnow
 from models.booking import (
@@ -37,20 +37,10 @@ BOOKING_STATUSES = (HELD, CONFIRMED, CANCELLED, EXPIRED, RELEASED, ATTENDED, NO_
 JOB_STATUSES = (PENDING, RUNNING, DEAD)
 
 # The webhook's abort() descriptions (bot/webhook.py), as refusal reasons.
-_REFUSALS = {
-    "missing X-Line-Signature": "missing_signature",
-    "bad signature": "bad_signature",
-    "body is not UTF-8": "not_utf8",
-    "not a webhook payload": "not_a_payload",
-}
-
-
 def init_observability(app: Flask) -> None:
     app.before_request(_take_request_id)
     app.after_request(_echo_request_id)
     app.teardown_request(_forget_request_id)
-    app.register_error_handler(400, _count_refusal)
-    app.register_error_handler(413, _count_refusal)
     app.extensions["probe"] = probe = snapshot.Probe(app.extensions["db"].url)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseCollector(probe))
@@ -72,13 +62,6 @@ def _echo_request_id(response: Response) -> Response:
 
 def _forget_request_id(_error: BaseException | None) -> None:
     logs.set_request_id(None)
-
-
-def _count_refusal(error: HTTPException):
-    if request.blueprint == "webhook":
-        reason = "too_large" if error.code == 413 else _REFUSALS.get(error.description or "", "other")
-        metrics.count_webhook_refusal(reason)
-    return error  # Flask's own answer, as without this handler
 
 
 @bp.get("/metrics")
