@@ -137,7 +137,7 @@ class Database:
         with self._lock:
             if self._queue_engine is None:
                 options = " ".join(f"-c {k}={v}" for k, v in QUEUE_PLANNER_SETTINGS.items())
-                self._queue_engine = make_engine(self.url, pool_size=2, isolation_level="AUTOCOMMIT",
+                self._queue_engine = make_engine(self.url, pool_size=1, isolation_level="AUTOCOMMIT",
                                                  connect_args={"options": options})
         with self._queue_engine.connect() as connection:
             yield connection
