@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+
 from models.database import Database
 
 log = logging.getLogger(__name__)
@@ -35,9 +36,6 @@ class Wakeup:
 
     def wait(self, timeout: float) -> bool:
         return self._event.wait(timeout)
-
-    def set(self) -> None:
-        self._event.set()
 
     def listen(self, db: Database) -> None:
         """PostgreSQL: start the listening thread (a no-op elsewhere)."""
