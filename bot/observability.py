@@ -36,7 +36,7 @@ bp = Blueprint("metrics", __name__)
 BOOKING_STATUSES = (HELD, CONFIRMED, CANCELLED, EXPIRED, RELEASED, ATTENDED, NO_SHOW)
 JOB_STATUSES = (PENDING, RUNNING, DEAD)
 
-# The webhook's abort() descriptions (bot/webhook.py), as refusal reasons.
+
 def init_observability(app: Flask) -> None:
     app.before_request(_take_request_id)
     app.after_request(_echo_request_id)

@@ -1,8 +1,8 @@
 """POST /callback: LINE's webhook. Verify, store, answer; everything else happens in the workers.
 
 It is answered below Flask, by `WebhookEndpoint` wrapped around the app's WSGI callable: it needs
-none of Flask's request machinery (routing, the session, CSRF, the request hooks), which was a
-third of the request's CPU on the path LINE's bursts arrive by (README, *Performance*). It keeps
+none of Flask's request machinery (routing, the session, CSRF, the request hooks), which was half
+of our code's CPU per webhook on the path LINE's bursts arrive by (README, *Performance*). It keeps
 what the app gives every request: a request id in its log lines and in `X-Request-Id`, the
 refusal metrics, 413 over MAX_CONTENT_LENGTH, and a logged 500.
 """
