@@ -75,3 +75,22 @@ def test_backoff_grows_and_is_jittered():
     waits = [jobs.backoff_seconds(n) for n in (1, 2, 3, 4)]
     assert 0.5 <= waits[0] <= 1 and 4 <= waits[3] <= 8
     assert len({jobs.backoff_seconds(5) for _ in range(20)}) > 1
+
+
+def test_an_answer_waits_for_an_earlier_answer_claimed_together_with_its_turn(services):
+    """One claim can take a user's pending delivery and the turn of their next message, to run on
+    two threads; the turn's answer must then wait for that delivery, not go out beside it."""
+    earlier_answer = add(services.db, "deliver", "out:user-1")
+    next_turn = add(services.db, "turn", "in:user-1")
+    delivery, turn = claim(services.db)
+    assert (delivery.id, turn.id) == (earlier_answer, next_turn)
+    running = jobs.Running(turn, 30)
+    reset = jobs.running.set(running)
+    try:
+        with services.db.transaction() as session:
+            answer = jobs.enqueue(session, "deliver", {}, queue_key="out:user-1", run_next=True)
+    finally:
+        jobs.running.reset(reset)
+    assert running.handed_on == []  # not run next on the turn's thread
+    with services.db.transaction() as session:
+        assert session.get(Job, answer).status == "pending"
