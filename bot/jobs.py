@@ -112,7 +112,8 @@ def _insert_statements() -> tuple[Any, Any, Any]:
     token = bindparam("token", type_=JOBS.c.lease_token.type)
     until = bindparam("until", type_=JOBS.c.lease_until.type)
     busy = JOBS.alias("busy").c
-    # A live job of the queue that this worker is not about to run itself.
+    # A live job of the queue that this thread is not about to run itself (the jobs handed on in
+    # one chain carry the running job's own lease token; each claimed job has a token of its own).
     queue_busy = exists().where(busy.queue_key == bindparam("busy_key"), busy.status.in_(ACTIVE),
                                 or_(busy.lease_token.is_(None), busy.lease_token != token))
 

@@ -99,8 +99,7 @@ class Database:
         self.engine = make_engine(self.url, pool_size=pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._pool_size = pool_size
-        self._autocommit_engine: Engine | None = None
-        self._queue_engine: Engine | None = None
+        self._extra_engines: dict[str, Engine] = {}  # made on first use: autocommit, queue
         self._lock = threading.Lock()
 
     @property
@@ -119,11 +118,8 @@ class Database:
         BEGIN or COMMIT round trips), for work that is one statement on the busiest path; the driver's
         own cursor, since SQLAlchemy's execution context cost as much as the statement. Its own small
         pool, so connections never switch between modes."""
-        with self._lock:
-            if self._autocommit_engine is None:
-                self._autocommit_engine = make_engine(self.url, pool_size=self._pool_size,
-                                                      isolation_level="AUTOCOMMIT")
-        connection = self._autocommit_engine.raw_connection()
+        engine = self._extra_engine("autocommit", pool_size=self._pool_size, isolation_level="AUTOCOMMIT")
+        connection = engine.raw_connection()
         try:
             yield connection
         finally:
@@ -134,13 +130,21 @@ class Database:
         """PostgreSQL: a connection for claiming jobs, where each statement commits on its own (a
         claim is one statement: no BEGIN or COMMIT round trips) and the planner reads the queue as
         it must (QUEUE_PLANNER_SETTINGS). Only the queue's own statements belong here."""
-        with self._lock:
-            if self._queue_engine is None:
-                options = " ".join(f"-c {k}={v}" for k, v in QUEUE_PLANNER_SETTINGS.items())
-                self._queue_engine = make_engine(self.url, pool_size=1, isolation_level="AUTOCOMMIT",
-                                                 connect_args={"options": options})
-        with self._queue_engine.connect() as connection:
+        options = " ".join(f"-c {k}={v}" for k, v in QUEUE_PLANNER_SETTINGS.items())
+        engine = self._extra_engine("queue", pool_size=1, isolation_level="AUTOCOMMIT",
+                                    connect_args={"options": options})
+        with engine.connect() as connection:
             yield connection
+
+    def _extra_engine(self, name: str, **options: Any) -> Engine:
+        """An engine of its own for one kind of connection, made once, so pooled connections never
+        switch between modes."""
+        engine = self._extra_engines.get(name)  # no lock on the webhook's path once made
+        if engine is None:
+            with self._lock:
+                engine = self._extra_engines.get(name) or make_engine(self.url, **options)
+                self._extra_engines[name] = engine
+        return engine
 
     @contextmanager
     def listening_connection(self) -> Iterator[Any]:
@@ -155,6 +159,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-        for engine in (self._autocommit_engine, self._queue_engine):
-            if engine is not None:
-                engine.dispose()
+        for engine in self._extra_engines.values():
+            engine.dispose()
