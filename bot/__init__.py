@@ -48,12 +48,13 @@ def create_app(config: Config | None = None) -> Flask:
     from . import health, policy_pages
     from .cli import register_commands
     from .observability import init_observability
+    from .ingest import Inbox
     from .webhook import WebhookEndpoint
 
     # LINE's webhook is answered below Flask (bot/webhook.py says why); it uses neither the client's
     # address nor the scheme, so it sits outside ProxyFix.
     app.wsgi_app = WebhookEndpoint(  # type: ignore[method-assign]
-        app.wsgi_app, db=db, validator=app.extensions["signature_validator"], max_bytes=config.max_webhook_bytes)
+        app.wsgi_app, inbox=Inbox(db), validator=app.extensions["signature_validator"], max_bytes=config.max_webhook_bytes)
     app.register_blueprint(health.bp)
     init_observability(app)
     app.register_blueprint(policy_pages.bp)

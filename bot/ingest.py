@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from models import Job, WebhookEvent, utcnow
 from models.database import Database
 
+from .combining import Combiner
 from .wakeup import NOTIFY_SQL
 
 EVENT_JOB = "line_event"
@@ -76,6 +77,23 @@ def _rows(events: list[Any], now: datetime) -> list[dict[str, Any]]:
 def _job(event_id: int, source: str, now: datetime) -> dict[str, Any]:
     return {"kind": EVENT_JOB, "queue_key": f"in:{source}", "payload": {"event_id": event_id},
             "status": "pending", "attempts": 0, "max_attempts": EVENT_ATTEMPTS, "run_at": now, "created_at": now}
+
+
+class Inbox:
+    """A web process's way to store webhook events: the bodies of requests that arrive while an
+    earlier store is running are stored together, in one statement (bot/combining.py says why).
+    Each request is still answered only once its own events are committed."""
+
+    # LINE sends a body of at most a few events; a web process has a handful of threads.
+    MAX_BODIES = 32
+
+    def __init__(self, db: Database) -> None:
+        self._bodies: Combiner[list[Any]] = Combiner(
+            lambda bodies: store_events(db, [event for events in bodies for event in events]),
+            max_items=self.MAX_BODIES)
+
+    def store(self, events: list[Any]) -> None:
+        self._bodies.submit(events)
 
 
 def store_events(db: Database, events: list[Any]) -> int:

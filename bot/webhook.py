@@ -20,10 +20,8 @@ from linebot.v3.webhook import SignatureValidator
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request
 
-from models.database import Database
-
 from . import logs
-from .ingest import store_events
+from .ingest import Inbox
 from .metrics import count_webhook_events, count_webhook_refusal
 
 PATH = "/callback"
@@ -35,8 +33,8 @@ WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 class WebhookEndpoint:
     """WSGI middleware: POST /callback is answered here, any other request goes on to `app`."""
 
-    def __init__(self, app: WSGIApp, *, db: Database, validator: SignatureValidator, max_bytes: int) -> None:
-        self.app, self.db, self.validator, self.max_bytes = app, db, validator, max_bytes
+    def __init__(self, app: WSGIApp, *, inbox: Inbox, validator: SignatureValidator, max_bytes: int) -> None:
+        self.app, self.inbox, self.validator, self.max_bytes = app, inbox, validator, max_bytes
 
     def __call__(self, wsgi_environ: dict, start_response: Callable) -> Iterable[bytes]:
         if wsgi_environ.get("PATH_INFO") != PATH:
@@ -84,7 +82,7 @@ class WebhookEndpoint:
             log.warning("webhook refused: signed body is not a webhook payload")
             return _refused(400, "not a webhook payload", "not_a_payload")
         if events:
-            store_events(self.db, events)
+            self.inbox.store(events)
             count_webhook_events(events)  # observability: desk_webhook_events_total (bot/metrics.py)
         return 200, "OK"
 

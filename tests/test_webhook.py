@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 from sqlalchemy import func, select
 
@@ -90,3 +91,28 @@ def test_the_webhook_answers_without_waiting_for_line(app, line, fake_line):
     response = line.post(line.text(USER, "hi"))
     assert response.status_code == 200
     assert fake_line.calls == []  # nothing was sent during the request: the worker does that
+
+
+def test_webhooks_posted_at_once_are_all_acknowledged_and_each_event_stored_once(app, line):
+    # Bodies that arrive together are stored together (bot/combining.py); LINE sees no difference.
+    users = [f"U{i:032x}" for i in range(24)]
+    events = [line.text(user, "相談したい") for user in users]
+    bodies = [line_events.body(event) for event in events] * 2  # each posted twice, as a redelivery
+    statuses: list[int] = []
+
+    def post(body: str) -> None:
+        response = app.test_client().post(
+            "/callback", data=body.encode(), content_type="application/json",
+            headers={"X-Line-Signature": line_events.signature(line.secret, body)})
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=post, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert statuses == [200] * len(bodies)
+    assert stored_events(app) == len(users)
+    with app.extensions["db"].transaction() as session:
+        queues = session.scalars(select(Job.queue_key)).all()
+    assert sorted(queues) == sorted(f"in:{user}" for user in users)
