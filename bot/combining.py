@@ -28,11 +28,14 @@ class _Entry(Generic[T]):
 
 class Combiner(Generic[T]):
     """`submit(item)` returns when `run` has finished for a list holding `item`, or raises what
-    it raised. When a combined call fails, each of its items is run again alone, by its own
-    thread, so an item that cannot be run fails only its own caller."""
+    it raised. When a combined call fails with an error that one item could have caused
+    (`one_items_fault`), each of its items is run again alone, by its own thread, so an item that
+    cannot be run fails only its own caller; any other error (the database is down) fails them all
+    at once, rather than each waiting for it again."""
 
-    def __init__(self, run: Callable[[list[T]], object], *, max_items: int) -> None:
-        self._run, self._max_items = run, max_items
+    def __init__(self, run: Callable[[list[T]], object], *, max_items: int,
+                 one_items_fault: Callable[[Exception], bool] = lambda _error: True) -> None:
+        self._run, self._max_items, self._one_items_fault = run, max_items, one_items_fault
         self._changed = threading.Condition()
         self._queued: list[_Entry[T]] = []
         self._running = False
@@ -60,8 +63,9 @@ class Combiner(Generic[T]):
         try:
             self._run([entry.item for entry in batch])
         except Exception as error:
+            alone = len(batch) > 1 and self._one_items_fault(error)
             for entry in batch:
-                entry.state, entry.error = (_FAILED, error) if len(batch) == 1 else (_ALONE, None)
+                entry.state, entry.error = (_ALONE, None) if alone else (_FAILED, error)
         else:
             for entry in batch:
                 entry.state = _DONE

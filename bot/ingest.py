@@ -12,7 +12,8 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import insert
+import psycopg
+from sqlalchemy import exc, insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from models import Job, WebhookEvent, utcnow
@@ -90,10 +91,16 @@ class Inbox:
     def __init__(self, db: Database) -> None:
         self._bodies: Combiner[list[Any]] = Combiner(
             lambda bodies: store_events(db, [event for events in bodies for event in events]),
-            max_items=self.MAX_BODIES)
+            max_items=self.MAX_BODIES, one_items_fault=_could_be_one_bodys_fault)
 
     def store(self, events: list[Any]) -> None:
         self._bodies.submit(events)
+
+
+def _could_be_one_bodys_fault(error: Exception) -> bool:
+    # A lost connection, a timeout or a locked database is the database's state, not a body's:
+    # storing each body again alone would only make every request wait for it once more.
+    return not isinstance(error, (exc.OperationalError, psycopg.OperationalError))
 
 
 def store_events(db: Database, events: list[Any]) -> int:

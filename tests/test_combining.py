@@ -102,6 +102,15 @@ def test_an_item_that_fails_a_combined_call_fails_only_its_own_caller():
     assert sorted(store.calls[2:]) == [["b"], ["c"], ["poison"]]
 
 
+def test_when_no_one_item_can_be_at_fault_a_failed_combined_call_fails_every_caller_at_once():
+    store = Store(hold_first=True, refuse="b")
+    combiner = Combiner(store, max_items=8, one_items_fault=lambda error: "cannot store" not in str(error))
+    outcomes = submit_during_a_held_call(combiner, store, ["b", "c"])
+    assert outcomes.pop("a") == "stored"
+    assert [type(outcome) for outcome in outcomes.values()] == [ValueError, ValueError]
+    assert len(store.calls) == 2  # nothing was tried again
+
+
 def test_a_lone_item_that_fails_raises_its_own_error_and_is_not_tried_again():
     store = Store(refuse="poison")
     with pytest.raises(ValueError, match="cannot store poison"):
