@@ -19,6 +19,18 @@ T = TypeVar("T")
 _QUEUED, _DONE, _FAILED, _ALONE = "queued", "done", "failed", "alone"
 
 
+class CombinedCallFailed(Exception):
+    """The call that held this caller's item failed (its error is the `__cause__`)."""
+
+
+def _failure(message: str, cause: BaseException | None = None) -> CombinedCallFailed:
+    # One exception object per caller: raised in several threads, one object's traceback would
+    # gather every thread's frames.
+    failure = CombinedCallFailed(message)
+    failure.__cause__ = cause
+    return failure
+
+
 @dataclass(eq=False)
 class _Entry(Generic[T]):
     item: T
@@ -27,11 +39,11 @@ class _Entry(Generic[T]):
 
 
 class Combiner(Generic[T]):
-    """`submit(item)` returns when `run` has finished for a list holding `item`, or raises what
-    it raised. When a combined call fails with an error that one item could have caused
-    (`one_items_fault`), each of its items is run again alone, by its own thread, so an item that
-    cannot be run fails only its own caller; any other error (the database is down) fails them all
-    at once, rather than each waiting for it again."""
+    """`submit(item)` returns when `run` has finished for a list holding `item`, or raises. When
+    a combined call fails with an error that one item could have caused (`one_items_fault`), each
+    of its items is run again alone, by its own thread, so an item that cannot be run fails only
+    its own caller, with its own error; any other error (the database is down) fails them all at
+    once, each with a `CombinedCallFailed` caused by it, rather than each waiting for it again."""
 
     def __init__(self, run: Callable[[list[T]], object], *, max_items: int,
                  one_items_fault: Callable[[Exception], bool] = lambda _error: True) -> None:
@@ -63,16 +75,21 @@ class Combiner(Generic[T]):
         try:
             self._run([entry.item for entry in batch])
         except Exception as error:
-            alone = len(batch) > 1 and self._one_items_fault(error)
-            for entry in batch:
-                entry.state, entry.error = (_ALONE, None) if alone else (_FAILED, error)
+            if len(batch) == 1:
+                batch[0].state, batch[0].error = _FAILED, error
+            elif self._one_items_fault(error):
+                for entry in batch:
+                    entry.state = _ALONE
+            else:
+                for entry in batch:
+                    entry.state, entry.error = _FAILED, _failure("a combined call failed", error)
         else:
             for entry in batch:
                 entry.state = _DONE
         finally:
             for entry in batch:  # interrupted by a BaseException: nobody may wait on for ever
                 if entry.state == _QUEUED:
-                    entry.state, entry.error = _FAILED, RuntimeError("the combined call was interrupted")
+                    entry.state, entry.error = _FAILED, _failure("a combined call was interrupted")
             self._changed.acquire()
             self._running = False
             self._changed.notify_all()

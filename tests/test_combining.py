@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bot.combining import Combiner
+from bot.combining import CombinedCallFailed, Combiner
 
 
 class Store:
@@ -107,7 +107,9 @@ def test_when_no_one_item_can_be_at_fault_a_failed_combined_call_fails_every_cal
     combiner = Combiner(store, max_items=8, one_items_fault=lambda error: "cannot store" not in str(error))
     outcomes = submit_during_a_held_call(combiner, store, ["b", "c"])
     assert outcomes.pop("a") == "stored"
-    assert [type(outcome) for outcome in outcomes.values()] == [ValueError, ValueError]
+    for outcome in outcomes.values():
+        assert isinstance(outcome, CombinedCallFailed) and isinstance(outcome.__cause__, ValueError)
+    assert outcomes["b"] is not outcomes["c"]  # each thread raises an exception of its own
     assert len(store.calls) == 2  # nothing was tried again
 
 
@@ -134,4 +136,4 @@ def test_waiting_threads_are_not_left_waiting_when_a_call_is_interrupted():
     outcomes = submit_during_a_held_call(Combiner(run, max_items=8), store, ["b", "c"])
     assert outcomes.pop("a") == "stored"
     # the thread that ran the second call got the interruption; the other an error, not a hang
-    assert sorted(type(outcome).__name__ for outcome in outcomes.values()) == ["Interrupted", "RuntimeError"]
+    assert sorted(type(outcome).__name__ for outcome in outcomes.values()) == ["CombinedCallFailed", "Interrupted"]
