@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, case, cast, exists, func, insert, or_, select, text, true, update
+from sqlalchemy import String, and_, bindparam, case, cast, exists, func, insert, or_, select, true, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from models import Job, utcnow
-from models.database import QUEUE_PLANNER_SETTINGS
 from models.job import ACTIVE, DEAD, DONE, PENDING, RUNNING
 
 
@@ -171,8 +170,8 @@ def _claim_statements() -> tuple[Any, Any]:
 _CLAIMABLE_LOCKED, _WINDOW_END = _claim_statements()
 # A queue table's statistics are always out of date (a burst fills it within seconds), and with
 # them PostgreSQL's planner chose to collect and sort the whole backlog on every claim instead of
-# reading live jobs in id order from their index. `Database.queue()` connections plan so throughout.
-_PLAN_FOR_A_QUEUE = text("SET LOCAL " + "; SET LOCAL ".join(f"{k} = {v}" for k, v in QUEUE_PLANNER_SETTINGS.items()))
+# reading live jobs in id order from their index: `Database.queue()` connections plan without
+# bitmap scans and sorts.
 # One statement finds and takes the jobs (FOR UPDATE SKIP LOCKED: two workers never take the same).
 # Each job gets a lease token of its own, the claim's random part and its id: the jobs of one claim
 # run on different threads, and a job handed on (`enqueue(run_next=True)`) treats a live job of its
@@ -187,23 +186,20 @@ _TAKE = (update(JOBS).where(JOBS.c.id.in_(_CLAIMABLE_LOCKED.scalar_subquery()))
                     JOBS.c.lease_token))
 
 
-def claim(session: Session | Connection, *, lease_seconds: float, limit: int = 1) -> list[Claim]:
-    """Take up to `limit` due jobs for this worker. In a transaction, commit it to make the claim
-    stick; on an autocommitting connection from `Database.queue()` each statement commits itself."""
+def claim(connection: Connection, *, lease_seconds: float, limit: int = 1) -> list[Claim]:
+    """Take up to `limit` due jobs for this worker, on a connection from `Database.queue()`."""
     now = utcnow()
-    if isinstance(session, Session) and session.get_bind().dialect.name == "postgresql":
-        session.execute(_PLAN_FOR_A_QUEUE)
     # 16 hex digits, ':' and an id of up to 19 digits fit the column's 36 characters.
     token = uuid.uuid4().hex[:16]
     params = {"now": now, "limit": limit, "token": token, "until": now + timedelta(seconds=lease_seconds)}
     after = 0
     while True:
-        rows = session.execute(_TAKE, {**params, "after": after}).all()
+        rows = connection.execute(_TAKE, {**params, "after": after}).all()
         if rows:
             break
         # Nothing claimable among these (each blocked by an older job of its queue, or not yet
         # due): look further only when the window was full.
-        seen, last = session.execute(_WINDOW_END, {"after": after}).one()
+        seen, last = connection.execute(_WINDOW_END, {"after": after}).one()
         if seen < CLAIM_WINDOW:
             return []
         after = last

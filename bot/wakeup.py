@@ -18,8 +18,9 @@ from models.database import Database
 log = logging.getLogger(__name__)
 
 CHANNEL = "desk_jobs"
-# The webhook's store statement's last clause (bot/ingest.py): one notification per stored body;
-# PostgreSQL folds repeats within a transaction, so the number of events does not matter.
+# The webhook's store statement's last clause (bot/ingest.py): one notification per statement
+# (bodies that arrive together share one); PostgreSQL folds repeats within a transaction, so the
+# number of events does not matter.
 NOTIFY_SQL = f"pg_notify('{CHANNEL}', '')"
 
 

@@ -53,12 +53,8 @@ class Worker:
         return bool(claimed)
 
     def _claim(self, limit: int) -> list[jobs.Claim]:
-        db, lease = self.services.db, self.services.config.job_lease_seconds
-        if db.dialect == "postgresql":
-            with db.queue() as connection:
-                return jobs.claim(connection, lease_seconds=lease, limit=limit)
-        with db.transaction() as session:
-            return jobs.claim(session, lease_seconds=lease, limit=limit)
+        with self.services.db.queue() as connection:
+            return jobs.claim(connection, lease_seconds=self.services.config.job_lease_seconds, limit=limit)
 
     def _run(self, claim: jobs.Claim) -> None:
         """Run a job, then on the same thread the jobs it handed on (a turn's answer)."""

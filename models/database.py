@@ -85,12 +85,12 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-# How the job queue's claim is planned on PostgreSQL (the why is in bot/jobs.py): per transaction
-# with SET LOCAL, or for all of a connection from `Database.queue()`. Custom plans: psycopg prepares
+# How the job queue's claim is planned on PostgreSQL, for all of a connection from `Database.queue()`
+# (the first two: bot/jobs.py says why). Custom plans: psycopg prepares
 # a statement after five runs, and PostgreSQL's generic plan for the claim, made without the values
 # of `now` and `after`, cost 4.5 ms a claim against 0.2 ms planned for its values (log_min_duration_statement
 # after a flood): claims alone were most of PostgreSQL's CPU at 50 turns/s.
-QUEUE_PLANNER_SETTINGS = {"enable_bitmapscan": "off", "enable_sort": "off", "plan_cache_mode": "force_custom_plan"}
+_QUEUE_PLANNER_SETTINGS = {"enable_bitmapscan": "off", "enable_sort": "off", "plan_cache_mode": "force_custom_plan"}
 
 
 class Database:
@@ -127,10 +127,15 @@ class Database:
 
     @contextmanager
     def queue(self) -> Iterator[Connection]:
-        """PostgreSQL: a connection for claiming jobs, where each statement commits on its own (a
-        claim is one statement: no BEGIN or COMMIT round trips) and the planner reads the queue as
-        it must (QUEUE_PLANNER_SETTINGS). Only the queue's own statements belong here."""
-        options = " ".join(f"-c {k}={v}" for k, v in QUEUE_PLANNER_SETTINGS.items())
+        """A connection for claiming jobs; only the queue's own statements belong here. PostgreSQL:
+        each statement commits on its own (a claim is one statement: no BEGIN or COMMIT round trips)
+        and the planner reads the queue as it must (_QUEUE_PLANNER_SETTINGS). SQLite: one transaction,
+        committed at the end, holding the write lock like every SQLite writer here."""
+        if self.dialect != "postgresql":
+            with self.engine.begin() as connection:
+                yield connection
+            return
+        options = " ".join(f"-c {k}={v}" for k, v in _QUEUE_PLANNER_SETTINGS.items())
         engine = self._extra_engine("queue", pool_size=1, isolation_level="AUTOCOMMIT",
                                     connect_args={"options": options})
         with engine.connect() as connection:

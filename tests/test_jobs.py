@@ -18,8 +18,8 @@ def add(db, kind: str, key: str | None, **payload) -> int:
 
 
 def claim(db, limit: int = 10) -> list[jobs.Claim]:
-    with db.transaction() as session:
-        return jobs.claim(session, lease_seconds=30, limit=limit)
+    with db.queue() as connection:
+        return jobs.claim(connection, lease_seconds=30, limit=limit)
 
 
 def test_only_the_oldest_live_job_of_a_key_can_be_claimed(services):
