@@ -49,7 +49,8 @@ from bench.processes import (ROOT, CpuMeter, gunicorn_workers, log, memory, star
 from bot.demo import load_demo_data
 from bot.ingest import EVENT_JOB
 from bot.simulator import events as line_events
-from models import Job, utcnow
+from bot.clock import system_clock
+from models import Job
 from models.database import Database
 from models.migrate import upgrade
 from tests.chaos.run import Service
@@ -190,7 +191,7 @@ def drop_backlog(db: Database, timeout: float) -> int:
     with db.transaction() as session:
         dropped = session.execute(
             update(Job).where(Job.status == "pending", Job.kind == EVENT_JOB)
-            .values(status="done", finished_at=utcnow(), last_error="dropped by the benchmark")).rowcount
+            .values(status="done", finished_at=system_clock(), last_error="dropped by the benchmark")).rowcount
     wait_idle(db, timeout)
     return dropped
 
@@ -224,7 +225,7 @@ def bench(database: str, opts: Options) -> report.Results:
         else:
             url = f"sqlite:///{work}/bench.sqlite3"
         upgrade(url)
-        db = Database(url, pool_size=2)
+        db = Database(url, pool_size=2, clock=system_clock)
         load_demo_data(db)
         env = service_env(PORT=str(_free_port()), DATABASE_URL=url, SECRET_KEY="bench",
                           INSTANCE_PATH=str(work / "instance"), LINE_CHANNEL_SECRET=CHANNEL_SECRET,

@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 from flask import Flask
 
 if TYPE_CHECKING:
+    from .clock import Clock
     from .config import Config
 
 
-def create_app(config: Config | None = None) -> Flask:
+def create_app(config: Config | None = None, *, clock: Clock | None = None) -> Flask:
+    """The web app; `clock` replaces the machine's clock for every rule (tests freeze it)."""
     # Imported here, not at the top: gunicorn's master imports this package for bot.gunicorn_conf,
     # and must not import prometheus_client (through the adapters) before that file has set
     # PROMETHEUS_MULTIPROC_DIR for the web processes.
@@ -38,7 +40,7 @@ def create_app(config: Config | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     configure_logging(config)
 
-    services = Services.create(config)
+    services = Services.create(config, clock=clock) if clock else Services.create(config)
     db = services.db
     app.extensions["config"] = config
     app.extensions["services"] = services

@@ -87,14 +87,12 @@ def register_commands(app: Flask) -> None:
     @click.argument("outcome", type=click.Choice(["attended", "no-show"]))
     def attendance(reference: str, outcome: str) -> None:
         """Mark a session attended or a no-show (repeated no-shows restrict the user)."""
-        from models import utcnow
-
         from .attendance import AttendanceError, mark
 
         services = current_app.extensions["services"]
         try:
             with services.db.transaction() as session:
-                booking = mark(session, services, reference, outcome == "attended", utcnow())
+                booking = mark(session, services, reference, outcome == "attended", services.clock())
                 click.echo(f"{booking.reference}: {booking.status}")
         except AttendanceError as e:
             raise click.ClickException(str(e)) from None
@@ -104,14 +102,12 @@ def register_commands(app: Flask) -> None:
     @click.option("--reason", required=True, help="why the desk cancels (kept with the booking)")
     def cancel_booking(reference: str, reason: str) -> None:
         """Cancel a booking for the desk: the Teams invite is withdrawn and the user is told on LINE."""
-        from models import utcnow
-
         from .booking_actions import BookingActionError, cancel_for_desk
 
         services = current_app.extensions["services"]
         try:
             with services.db.transaction() as session:
-                cancel_for_desk(session, services, reference, reason, utcnow())
+                cancel_for_desk(session, services, reference, reason, services.clock())
         except BookingActionError as e:
             raise click.ClickException(str(e)) from None
         click.echo(f"{reference}: cancelled")

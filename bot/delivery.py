@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select, update
 
-from models import LineUser, OutboundMessage, utcnow
+from models import LineUser, OutboundMessage
 from models.outbound_message import FAILED, PENDING, SENT, SKIPPED
 
 from . import jobs
@@ -36,7 +36,7 @@ def _settle(services: Services, outbound_id: int, *, final: bool = False, **valu
 
 
 def _sent(services: Services, outbound_id: int, method: str, result: Result, note: str | None = None) -> None:
-    _settle(services, outbound_id, final=True, status=SENT, method=method, sent_at=utcnow(), reply_in_doubt=False,
+    _settle(services, outbound_id, final=True, status=SENT, method=method, sent_at=services.clock(), reply_in_doubt=False,
             line_request_id=result.request_id, error=note)
 
 
@@ -47,7 +47,7 @@ def deliver(services: Services, payload: dict[str, Any]) -> None:
         if found is None or found.OutboundMessage.status != PENDING:
             return
         outbound, user = found
-        now = utcnow()
+        now = services.clock()
         was_in_doubt = outbound.reply_in_doubt
         use_reply = bool(outbound.reply_token) and not outbound.reply_rejected and (
             was_in_doubt or (outbound.reply_deadline is not None and now < outbound.reply_deadline)

@@ -26,7 +26,7 @@ from conversations.desk import (
 )
 from conversations.policy import PolicyDocument, policy_in_force
 from conversations.schedule import bookable_days, can_self_cancel, to_tokyo
-from models import Booking, Counsellor, DeskSetting, LineUser, PolicyConsent, utcnow
+from models import Booking, Counsellor, DeskSetting, LineUser, PolicyConsent
 from models.booking import CANCELLED, CONFIRMED, EXPIRED, HELD, RELEASED
 from models.desk_setting import MAINTENANCE
 
@@ -47,7 +47,7 @@ def _windows(weekly: dict) -> dict[int, tuple[tuple[time, time], ...]]:
 
 class DatabaseDesk:
     def __init__(self, session: Session, user: LineUser, settings: DeskSettings,
-                 policies: list[PolicyDocument], clock: Callable[[], datetime] = utcnow) -> None:
+                 policies: list[PolicyDocument], clock: Callable[[], datetime]) -> None:
         self.session, self.user, self.settings = session, user, settings
         self._policies, self._clock = policies, clock
         self._counsellors: list[availability.Counsellor] | None = None

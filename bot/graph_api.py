@@ -104,8 +104,9 @@ def graph_datetime(moment: datetime) -> dict[str, str]:
     return {"dateTime": local.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": WINDOWS_TIME_ZONE}
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds (Graph sends delta-seconds; an HTTP date is accepted too)."""
+def _retry_after(value: str | None, sent: str | None) -> float | None:
+    """Retry-After in seconds (Graph sends delta-seconds). An HTTP date is read against the
+    response's own Date header, the server's clock, so neither machine's clock skews it."""
     if not value:
         return None
     try:
@@ -113,10 +114,10 @@ def _retry_after(value: str | None) -> float | None:
     except ValueError:
         pass
     try:
-        when = email.utils.parsedate_to_datetime(value)
+        when, base = email.utils.parsedate_to_datetime(value), email.utils.parsedate_to_datetime(sent or "")
     except (TypeError, ValueError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return max(0.0, (when - base).total_seconds())
 
 
 def _graph_error(response: requests.Response) -> tuple[str, str]:
@@ -314,7 +315,7 @@ class GraphApi:
             log.info("Graph %s %s answered 404 %s %s: already gone", what, method, code, where, extra=extra)
             return GraphResult(GraphOutcome.OK, event_id=event_id, detail="the event was already gone (404)", **ids)
         if status == 429 or status >= 500:  # 503 and 504 included; Retry-After when Graph sends one
-            retry_after = _retry_after(response.headers.get("Retry-After"))
+            retry_after = _retry_after(response.headers.get("Retry-After"), response.headers.get("Date"))
             log.warning("Graph %s %s answered %s %s, Retry-After %s %s", what, method, status, code, retry_after,
                         where, extra=extra)
             return GraphResult(GraphOutcome.RETRY, retry_after=retry_after,

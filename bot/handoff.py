@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from conversations import notices
 from conversations.schedule import label_slot
-from models import Booking, Counsellor, Job, LineUser, OperatorAlert, utcnow
+from models import Booking, Counsellor, Job, LineUser, OperatorAlert
+from models.database import now_in
 from models.booking import (
     CANCELLED,
     CONFIRMED,
@@ -139,7 +140,7 @@ def create_meeting(services: Services, payload: dict[str, Any]) -> None:
             booking.teams_status, booking.handoff_error = TEAMS_CREATED, None
             session.execute(update(OperatorAlert).where(OperatorAlert.booking_id == booking_id,
                                                         OperatorAlert.resolved_at.is_(None))
-                            .values(resolved_at=utcnow()))
+                            .values(resolved_at=now_in(session)))
             # Cancelled while Graph was answering: the cancel job (next in this lane) removes the event.
             if booking.status == CONFIRMED and booking.join_link_sent_at is None:
                 user = session.get(LineUser, booking.user_id)
@@ -213,5 +214,5 @@ def retry_handoff(session: Session, booking: Booking) -> None:
     """The operator's retry after a failed handoff."""
     booking.handoff_error = None
     session.execute(update(OperatorAlert).where(OperatorAlert.booking_id == booking.id,
-                                                OperatorAlert.resolved_at.is_(None)).values(resolved_at=utcnow()))
+                                                OperatorAlert.resolved_at.is_(None)).values(resolved_at=now_in(session)))
     enqueue_create(session, booking)

@@ -12,7 +12,6 @@ import logging
 
 from flask import Blueprint, current_app
 
-from models import utcnow
 
 from . import snapshot
 
@@ -31,7 +30,7 @@ def readyz():
     try:
         with current_app.extensions["probe"].connect() as conn:
             snapshot.ping(conn)
-            backlog = snapshot.oldest_due_age(conn, utcnow())
+            backlog = snapshot.oldest_due_age(conn, current_app.extensions["services"].clock())
     except Exception as e:  # noqa: BLE001  any failure to read is "not ready", never a 500
         log.error("readiness: database unreachable (%s)", type(e).__name__)
         return {"status": "unavailable", "database": "unreachable"}, 503

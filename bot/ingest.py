@@ -16,7 +16,7 @@ import psycopg
 from sqlalchemy import exc, insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from models import Job, WebhookEvent, utcnow
+from models import Job, WebhookEvent
 from models.database import Database
 
 from .combining import Combiner
@@ -105,7 +105,7 @@ def _could_be_one_bodys_fault(error: Exception) -> bool:
 
 def store_events(db: Database, events: list[Any]) -> int:
     """Insert the new events and one job each, atomically; returns how many were new."""
-    now = utcnow()
+    now = db.clock()
     rows = _rows(events, now)
     if not rows:
         return 0

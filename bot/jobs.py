@@ -21,7 +21,8 @@ from sqlalchemy import String, and_, bindparam, case, cast, exists, func, insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from models import Job, utcnow
+from models import Job
+from models.database import now_in
 from models.job import ACTIVE, DEAD, DONE, PENDING, RUNNING
 
 
@@ -85,7 +86,7 @@ def enqueue(
     claim; should the worker die first, the lease runs out and another worker takes the job.
     """
     current = running.get()
-    now = utcnow()
+    now = now_in(session)
     values = {"kind": kind, "payload": payload, "queue_key": queue_key, "run_at": run_at or now,
               "max_attempts": max_attempts, "created_at": now}
     if not (run_next and current is not None and run_at is None):
@@ -186,9 +187,8 @@ _TAKE = (update(JOBS).where(JOBS.c.id.in_(_CLAIMABLE_LOCKED.scalar_subquery()))
                     JOBS.c.lease_token))
 
 
-def claim(connection: Connection, *, lease_seconds: float, limit: int = 1) -> list[Claim]:
-    """Take up to `limit` due jobs for this worker, on a connection from `Database.queue()`."""
-    now = utcnow()
+def claim(connection: Connection, *, now: datetime, lease_seconds: float, limit: int = 1) -> list[Claim]:
+    """Take up to `limit` jobs due by `now` for this worker, on a connection from `Database.queue()`."""
     # 16 hex digits, ':' and an id of up to 19 digits fit the column's 36 characters.
     token = uuid.uuid4().hex[:16]
     params = {"now": now, "limit": limit, "token": token, "until": now + timedelta(seconds=lease_seconds)}
@@ -227,7 +227,7 @@ _COMPLETE = (update(JOBS)
 
 def complete(session: Session, claim: Claim) -> None:
     """Mark the job done, in the same transaction as its effects."""
-    result = session.execute(_COMPLETE, {"job_id": claim.id, "token": claim.lease_token, "now": utcnow()})
+    result = session.execute(_COMPLETE, {"job_id": claim.id, "token": claim.lease_token, "now": now_in(session)})
     if result.rowcount != 1:
         raise LeaseLost(f"job {claim.id} is no longer ours")
 
@@ -235,11 +235,11 @@ def complete(session: Session, claim: Claim) -> None:
 def fail(session: Session, claim: Claim, error: str, *, delay: float | None = None, final: bool = False) -> str:
     """Record a failed attempt: schedule a retry, or end the job as dead. Returns the new status."""
     if final or claim.attempts >= claim.max_attempts:
-        _finish(session, claim, status=DEAD, finished_at=utcnow(), last_error=error[:2000],
+        _finish(session, claim, status=DEAD, finished_at=now_in(session), last_error=error[:2000],
                 lease_token=None, lease_until=None)
         return DEAD
     wait = delay if delay is not None else backoff_seconds(claim.attempts)
-    _finish(session, claim, status=PENDING, run_at=utcnow() + timedelta(seconds=wait),
+    _finish(session, claim, status=PENDING, run_at=now_in(session) + timedelta(seconds=wait),
             last_error=error[:2000], lease_token=None, lease_until=None)
     return PENDING
 

@@ -8,7 +8,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from models import LocalMeeting, utcnow
+from models import LocalMeeting
+from models.database import now_in
 from models.database import Database
 
 from .graph_api import GraphOutcome, GraphResult, MeetingRequest
@@ -46,7 +47,7 @@ class LocalMeetings:
         with self.db.transaction() as session:
             meeting = session.get(LocalMeeting, event_id)
             if meeting is not None and meeting.cancelled_at is None:
-                meeting.cancelled_at, meeting.cancel_comment = utcnow(), comment[:255]
+                meeting.cancelled_at, meeting.cancel_comment = now_in(session), comment[:255]
         return GraphResult(GraphOutcome.OK, 202, event_id)
 
     def close(self) -> None:

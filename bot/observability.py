@@ -15,7 +15,6 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from models import utcnow
 from models.booking import (
     ATTENDED,
     CANCELLED,
@@ -27,6 +26,7 @@ from models.booking import (
 )
 from models.job import DEAD, PENDING, RUNNING
 
+from .clock import Clock
 from . import logs, metrics, snapshot
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def init_observability(app: Flask) -> None:
     app.teardown_request(_forget_request_id)
     app.extensions["probe"] = probe = snapshot.Probe(app.extensions["db"].url)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(DatabaseCollector(probe))
+    registry.register(DatabaseCollector(probe, app.extensions["services"].clock))
     app.extensions["metrics_registry"] = registry
     app.register_blueprint(bp)
 
@@ -79,8 +79,8 @@ def scrape():
 class DatabaseCollector:
     """Gauges read from the database at scrape time, so every host and process reports the same."""
 
-    def __init__(self, probe: snapshot.Probe) -> None:
-        self._probe = probe
+    def __init__(self, probe: snapshot.Probe, clock: Clock) -> None:
+        self._probe, self._clock = probe, clock
         from .worker import HANDLERS
 
         self._kinds = tuple(HANDLERS)  # every job kind, so a drained queue reads 0 rather than vanishing
@@ -89,7 +89,7 @@ class DatabaseCollector:
         up = GaugeMetricFamily("desk_database_up", "1 when the metrics' database queries succeeded")
         try:
             with self._probe.connect() as conn:
-                taken = snapshot.take(conn, utcnow())
+                taken = snapshot.take(conn, self._clock())
         except Exception as e:  # noqa: BLE001  a scrape must still answer, saying the database is down
             log.warning("metrics: database queries failed (%s)", type(e).__name__)
             up.add_metric([], 0)

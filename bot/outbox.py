@@ -46,13 +46,14 @@ def _queue(session: Session, user: LineUser, messages: list[Message], flow: str 
     if reply_token and event is not None:
         started = min(filter(None, (event.received_at, event.occurred_at)))
         deadline = started + timedelta(seconds=services.config.reply_token_ttl_seconds)
+    now = services.clock()
     outbound_id = session.scalar(_INSERT_OUTBOUND, {
         "user_id": user.id, "messages": messages, "reply_token": reply_token, "reply_deadline": deadline,
-        "retry_key": str(uuid.uuid4()),
+        "retry_key": str(uuid.uuid4()), "created_at": now,
     })
     session.execute(_INSERT_LOG, [
         {"user_id": user.id, "direction": OUTBOUND, "kind": str(message.get("type")), "text": summary(message),
-         "payload": message, "flow": flow, "step": step, "outbound_id": outbound_id}
+         "payload": message, "flow": flow, "step": step, "outbound_id": outbound_id, "created_at": now}
         for message in messages
     ])
     # Sent by the worker that wrote it as soon as its transaction commits, while the reply token is fresh.

@@ -12,7 +12,6 @@ from markupsafe import Markup
 
 from conversations.policy import PolicyDocument, policy_in_force
 from conversations.schedule import to_tokyo
-from models import utcnow
 
 bp = Blueprint("policy", __name__, url_prefix="/policy")
 # Raw HTML in a policy is shown as text: the page never runs markup from a document.
@@ -30,8 +29,12 @@ def _policies() -> list[PolicyDocument]:
         return services.policies_now(session)
 
 
+def _today():
+    return to_tokyo(current_app.extensions["services"].clock()).date()
+
+
 def _render(policy: PolicyDocument, policies: list[PolicyDocument]):
-    current = policy_in_force(policies, to_tokyo(utcnow()).date())
+    current = policy_in_force(policies, _today())
     return render_template("policy.html", policy=policy, body=render_markdown(policy.body_markdown),
                            current=current, versions=sorted(policies, key=lambda p: p.effective, reverse=True))
 
@@ -39,7 +42,7 @@ def _render(policy: PolicyDocument, policies: list[PolicyDocument]):
 @bp.get("")
 def current():
     policies = _policies()
-    policy = policy_in_force(policies, to_tokyo(utcnow()).date()) or policies[0]
+    policy = policy_in_force(policies, _today()) or policies[0]
     return _render(policy, policies)
 
 

@@ -42,8 +42,8 @@ from models import (
     MessageLog,
     OutboundMessage,
     WebhookEvent,
-    utcnow,
 )
+from models.database import now_in
 from models.job import DEAD, DONE
 from models.outbound_message import PENDING
 
@@ -107,7 +107,7 @@ def _setting(services: Services) -> DeskSetting:
         with services.db.transaction() as session:
             found = session.get(DeskSetting, SETTING)
             if found is None:
-                found = DeskSetting(key=SETTING, value={}, updated_at=utcnow())
+                found = DeskSetting(key=SETTING, value={})
                 session.add(found)
             return found
     except IntegrityError:  # another process created it at the same moment
@@ -120,7 +120,7 @@ def _claim(services: Services, now: datetime, cutoffs: Cutoffs, trigger: str, fo
     row = _setting(services)
     previous = row.value or {}
     unfinished = previous.get("started_at") and not previous.get("finished_at")
-    if unfinished and utcnow() - row.updated_at < STALE_AFTER:
+    if unfinished and services.clock() - row.updated_at < STALE_AFTER:
         if force:
             raise PurgeRunning(f"a purge is running (last progress {_iso(row.updated_at)})")
         return None
@@ -137,7 +137,9 @@ def _claim(services: Services, now: datetime, cutoffs: Cutoffs, trigger: str, fo
     with services.db.transaction() as session:
         won = session.execute(
             update(DeskSetting).where(DeskSetting.key == SETTING, DeskSetting.updated_at == row.updated_at)
-            .values(value=state, updated_at=utcnow())).rowcount
+            # Strictly later than the value it replaces, so the compare-and-set above has a new
+            # value to compare even when two hosts' clocks (or a frozen test clock) agree.
+            .values(value=state, updated_at=max(services.clock(), row.updated_at + timedelta(microseconds=1)))).rowcount
         if not won:
             return None
         if unfinished:
@@ -148,7 +150,7 @@ def _claim(services: Services, now: datetime, cutoffs: Cutoffs, trigger: str, fo
 def _save(session: Session, state: dict[str, Any]) -> None:
     # A new dict each time: the JSON column only notices reassignment. updated_at is the heartbeat.
     session.execute(update(DeskSetting).where(DeskSetting.key == SETTING)
-                    .values(value=json.loads(json.dumps(state)), updated_at=utcnow()))
+                    .values(value=json.loads(json.dumps(state)), updated_at=now_in(session)))
 
 
 def _audit(session: Session, now: datetime, state: dict[str, Any]) -> None:

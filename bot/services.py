@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Callable
 
 from sqlalchemy.orm import Session
 
 from conversations.desk import DeskSettings
 from conversations.policy import PolicyDocument, load_policies
-from models import utcnow
 from models.database import Database
 
+from .clock import Clock, system_clock
 from .config import Config
 from .graph_api import GraphApi
 from .line_api import LineApi
@@ -30,8 +28,8 @@ class Services:
     # The shipped policy files (POLICY_DIR), read once per process; `policies_now` adds the
     # versions published in the console.
     policies: list[PolicyDocument]
-    # Where "now" comes from for the conversation rules; tests move it.
-    clock: Callable[[], datetime] = field(default=utcnow)
+    # The one clock every business rule reads (bot/clock.py); the database stamps rows with it.
+    clock: Clock
     published_policies: PublishedPolicies = field(default_factory=PublishedPolicies)
 
     def policies_now(self, session: Session) -> list[PolicyDocument]:
@@ -39,11 +37,12 @@ class Services:
         return self.published_policies.with_files(session, self.policies)
 
     @classmethod
-    def create(cls, config: Config, *, pool_size: int = 5) -> "Services":
-        db = Database(config.database_url, pool_size=pool_size)
+    def create(cls, config: Config, *, pool_size: int = 5, clock: Clock = system_clock) -> "Services":
+        db = Database(config.database_url, pool_size=pool_size, clock=clock)
         return cls(
             config=config,
             db=db,
+            clock=clock,
             meetings=GraphApi(config.graph) if config.graph else LocalMeetings(db, config.public_base_url),
             line=LineApi(
                 config.line_api_base_url,

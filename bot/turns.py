@@ -19,7 +19,7 @@ from conversations.flow import State
 from conversations.inputs import Follow, Postback, Unfollow, UserInput
 from conversations.messages import button_label
 from handlers import Inbound, translate
-from models import ConversationState, LineUser, MessageLog, WebhookEvent, utcnow
+from models import ConversationState, LineUser, MessageLog, WebhookEvent
 from models.message_log import INBOUND, OUTBOUND
 
 from . import jobs
@@ -64,7 +64,7 @@ def user_for(session: Session, line_user_id: str, now: datetime | None = None) -
 def process_event(services: Services, payload: dict[str, Any]) -> None:
     event_id = payload["event_id"]
     with services.db.transaction() as session:
-        row = session.execute(_TAKE_EVENT, {"event_id": event_id, "now": utcnow()}).one_or_none()
+        row = session.execute(_TAKE_EVENT, {"event_id": event_id, "now": services.clock()}).one_or_none()
         if row is None:
             return
         # The job is done with the turn's own transaction: the turn commits once, or not at all.
@@ -74,7 +74,7 @@ def process_event(services: Services, payload: dict[str, Any]) -> None:
         source = row.body.get("source") if isinstance(row.body, dict) else None
         if not (isinstance(source, dict) and source.get("type") == "user" and row.source_key != "-"):
             return
-        now = utcnow()
+        now = services.clock()
         user = user_for(session, row.source_key, now)
         if isinstance(inbound.input, Follow):
             user.followed_at, user.blocked_at = now, None

@@ -54,7 +54,7 @@ class Worker:
 
     def _claim(self, limit: int) -> list[jobs.Claim]:
         with self.services.db.queue() as connection:
-            return jobs.claim(connection, lease_seconds=self.services.config.job_lease_seconds, limit=limit)
+            return jobs.claim(connection, now=self.services.clock(), lease_seconds=self.services.config.job_lease_seconds, limit=limit)
 
     def _run(self, claim: jobs.Claim) -> None:
         """Run a job, then on the same thread the jobs it handed on (a turn's answer)."""

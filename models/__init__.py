@@ -1,7 +1,7 @@
 """ORM models (SQLAlchemy 2, typed) and their Alembic migrations."""
 
 from .audit import AuditEntry
-from .base import Base, utcnow
+from .base import Base
 from .booking import Booking
 from .consent import PolicyConsent
 from .conversation_state import ConversationState
@@ -42,5 +42,4 @@ __all__ = [
     "SimRetryKey",
     "SimRichMenu",
     "WebhookEvent",
-    "utcnow",
 ]

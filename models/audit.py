@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, BigId, utcnow
+from .base import Base, BigId, stamped
 
 
 class AuditEntry(Base):
@@ -19,7 +19,7 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime] = stamped()
     # None when nobody is known (a failed sign-in with an unknown e-mail address).
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
     # The e-mail address as it was (or as typed, for a failed sign-in).

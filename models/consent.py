@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, BigId, utcnow
+from .base import Base, BigId, stamped
 
 
 class PolicyConsent(Base):
@@ -18,6 +18,6 @@ class PolicyConsent(Base):
     policy_version: Mapped[str] = mapped_column(String(40))
     agreed: Mapped[bool]
     method: Mapped[str] = mapped_column(String(20), default="button")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = stamped()
 
     __table_args__ = (Index("ix_policy_consents_user", "user_id", "created_at"),)

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, utcnow
+from .base import Base, stamped
 
 
 class Counsellor(Base):
@@ -23,7 +23,7 @@ class Counsellor(Base):
     # ISO dates the counsellor does not work.
     days_off: Mapped[list[Any]] = mapped_column(default=list)
     active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = stamped()
 
     def days_off_set(self) -> frozenset[date]:
         return frozenset(date.fromisoformat(d) for d in self.days_off)

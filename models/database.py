@@ -5,11 +5,14 @@ from __future__ import annotations
 from contextlib import contextmanager
 import threading
 import time
-from typing import Any, Iterator
+from datetime import datetime
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from .base import CLOCK
 
 
 def normalise_url(url: str) -> str:
@@ -94,10 +97,13 @@ _QUEUE_PLANNER_SETTINGS = {"enable_bitmapscan": "off", "enable_sort": "off", "pl
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+    """`clock` is the service's clock (bot/clock.py): rows are stamped with its time."""
+
+    def __init__(self, url: str, *, clock: Callable[[], datetime], pool_size: int = 5) -> None:
         self.url = normalise_url(url)
+        self.clock = clock
         self.engine = make_engine(self.url, pool_size=pool_size)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, info={CLOCK: clock})
         self._pool_size = pool_size
         self._extra_engines: dict[str, Engine] = {}  # made on first use: autocommit, queue
         self._lock = threading.Lock()
@@ -166,3 +172,8 @@ class Database:
         self.engine.dispose()
         for engine in self._extra_engines.values():
             engine.dispose()
+
+
+def now_in(session: Session) -> datetime:
+    """The service's time, for code that has only the session (the clock came with it)."""
+    return session.info[CLOCK]()

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, BigId, utcnow
+from .base import Base, BigId, stamped
 
 PENDING, RUNNING, DONE, DEAD = "pending", "running", "done", "dead"
 ACTIVE = (PENDING, RUNNING)
@@ -28,11 +28,11 @@ class Job(Base):
     status: Mapped[str] = mapped_column(String(10), default=PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     max_attempts: Mapped[int] = mapped_column(default=8)
-    run_at: Mapped[datetime] = mapped_column(default=utcnow)
+    run_at: Mapped[datetime] = stamped()
     lease_token: Mapped[str | None] = mapped_column(String(36))
     lease_until: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = stamped()
     finished_at: Mapped[datetime | None]
 
     __table_args__ = (

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, utcnow
+from .base import Base, stamped
 
 
 class LineUser(Base):
@@ -15,7 +15,7 @@ class LineUser(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     line_user_id: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = stamped()
     followed_at: Mapped[datetime | None]
     # Set while the user has blocked the account: nothing may be pushed to them.
     blocked_at: Mapped[datetime | None]

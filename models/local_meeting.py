@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, utcnow
+from .base import Base, stamped
 
 
 class LocalMeeting(Base):
@@ -22,4 +22,4 @@ class LocalMeeting(Base):
     attendees: Mapped[list[Any]] = mapped_column(default=list)
     cancelled_at: Mapped[datetime | None]
     cancel_comment: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = stamped()

@@ -7,7 +7,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, BigId, utcnow
+from .base import Base, BigId, stamped
 
 INBOUND, OUTBOUND = "in", "out"
 
@@ -20,7 +20,7 @@ class MessageLog(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("line_users.id"))
     direction: Mapped[str] = mapped_column(String(3))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = stamped()
     # follow, unfollow, text, postback, sticker, image, ... for inbound; text, template, flex out.
     kind: Mapped[str] = mapped_column(String(20))
     # A readable one-line rendering, for search and the timeline.

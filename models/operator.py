@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, utcnow
+from .base import Base, stamped
 
 ADMIN, COUNSELLOR, VIEWER = "admin", "counsellor", "viewer"
 ROLES = (ADMIN, COUNSELLOR, VIEWER)
@@ -31,7 +31,7 @@ class Operator(Base):
     active: Mapped[bool] = mapped_column(default=True)
     # Part of every console session; bumping it (deactivation, new password) ends every session.
     session_version: Mapped[int] = mapped_column(default=1)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = stamped()
     last_sign_in_at: Mapped[datetime | None]
 
     __table_args__ = (CheckConstraint("role IN ('admin', 'counsellor', 'viewer')", name="role"),)

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, BigId, utcnow
+from .base import Base, BigId, stamped
 
 
 class OperatorAlert(Base):
@@ -18,5 +18,5 @@ class OperatorAlert(Base):
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"))
     # Operator-facing and free of personal data: what failed and what to do about it.
     message: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = stamped()
     resolved_at: Mapped[datetime | None]

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, BigId, utcnow
+from .base import Base, BigId, stamped
 
 PENDING, SENT, FAILED, SKIPPED = "pending", "sent", "failed", "skipped"
 
@@ -32,7 +32,7 @@ class OutboundMessage(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     line_request_id: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = stamped()
     sent_at: Mapped[datetime | None]
 
     # The retention purge deletes old messages by age.

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, utcnow
+from .base import Base, stamped
 
 
 class PolicyVersion(Base):
@@ -24,5 +24,5 @@ class PolicyVersion(Base):
     title: Mapped[str] = mapped_column(String(200))
     summary: Mapped[str] = mapped_column(Text)
     body_markdown: Mapped[str] = mapped_column(Text)
-    published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime] = stamped()
     published_by: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, BigId, utcnow
+from .base import Base, BigId, stamped
 
 
 class SignInAttempt(Base):
@@ -20,7 +20,7 @@ class SignInAttempt(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
     ip: Mapped[str] = mapped_column(String(45))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime] = stamped()
     succeeded: Mapped[bool]
 
     __table_args__ = (Index("ix_sign_in_attempts_email_ip_at", "email", "ip", "at"),)

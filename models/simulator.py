@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, BigId, utcnow
+from .base import Base, BigId, stamped
 
 
 class SimChatEntry(Base):
@@ -22,7 +22,7 @@ class SimChatEntry(Base):
     sender: Mapped[str] = mapped_column(String(10))
     via: Mapped[str | None] = mapped_column(String(10))
     payload: Mapped[dict[str, Any]]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = stamped()
 
 
 class SimReplyToken(Base):
@@ -39,7 +39,7 @@ class SimRetryKey(Base):
 
     retry_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     request_id: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = stamped()
 
 
 class SimPersona(Base):
@@ -49,7 +49,7 @@ class SimPersona(Base):
 
     chat_user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     display_name: Mapped[str] = mapped_column(String(40))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = stamped()
 
 
 class SimRichMenu(Base):
@@ -62,4 +62,4 @@ class SimRichMenu(Base):
     content_type: Mapped[str | None] = mapped_column(String(20))
     image: Mapped[bytes | None] = mapped_column(LargeBinary)
     is_default: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = stamped()

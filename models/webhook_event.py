@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, BigId, utcnow
+from .base import Base, BigId, stamped
 
 
 class WebhookEvent(Base):
@@ -19,7 +19,7 @@ class WebhookEvent(Base):
     event_type: Mapped[str] = mapped_column(String(40))
     source_key: Mapped[str] = mapped_column(String(100))
     is_redelivery: Mapped[bool] = mapped_column(default=False)
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    received_at: Mapped[datetime] = stamped()
     occurred_at: Mapped[datetime | None]
     body: Mapped[dict[str, Any]]
     processed_at: Mapped[datetime | None]

@@ -7,6 +7,7 @@ import os
 import shutil
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -14,12 +15,13 @@ import pytest
 from sqlalchemy import create_engine, text, update
 
 from bot import create_app
+from bot.clock import FrozenClock
 from bot.config import Config
 from bot.demo import load_demo_data
 from bot.services import Services
 from bot.simulator import events as line_events
 from bot.worker import Worker
-from models import Job, utcnow
+from models import Job
 from models.migrate import upgrade
 from tests.support import log_scan
 from tests.support.chat import TUESDAY_MORNING, Chat
@@ -33,6 +35,16 @@ TEMPLATE_DB = "desk_template"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def pytest_configure(config) -> None:
+    """DESK_TEST_MACHINE_DATE=2028-02-29T09:00+09:00 moves this process's wall clock there (and lets
+    it run on) for the whole session: the check that no test leans on the machine's date."""
+    moment = os.environ.get("DESK_TEST_MACHINE_DATE")
+    if moment:
+        import time_machine
+
+        time_machine.travel(datetime.fromisoformat(moment), tick=True).start()
 
 
 @pytest.fixture(autouse=True)
@@ -156,8 +168,15 @@ def config(database_url, fake_line, tmp_path) -> Config:
 
 
 @pytest.fixture
-def app(config):
-    app = create_app(config)
+def clock() -> FrozenClock:
+    """The service's one clock, for every part a test builds: Tuesday 1 December 2026, 9:00 in
+    Tokyo, standing still until the test moves it."""
+    return FrozenClock(TUESDAY_MORNING)
+
+
+@pytest.fixture
+def app(config, clock):
+    app = create_app(config, clock=clock)
     app.config["TESTING"] = True
     yield app
     app.extensions["services"].close()
@@ -169,8 +188,8 @@ def client(app):
 
 
 @pytest.fixture
-def services(config) -> Iterator[Services]:
-    services = Services.create(config)
+def services(config, clock) -> Iterator[Services]:
+    services = Services.create(config, clock=clock)
     yield services
     services.close()
 
@@ -184,7 +203,7 @@ def worker(services) -> Worker:
 def chat(services) -> Chat:
     """A new LINE user talking to the desk (with its demo counsellors) on a Tuesday morning."""
     load_demo_data(services.db)
-    return Chat(services, "U" + "a" * 32, TUESDAY_MORNING)
+    return Chat(services, "U" + "a" * 32)
 
 
 @dataclass
@@ -224,4 +243,4 @@ def line(client, fake_line) -> Line:
 def make_jobs_due(db) -> None:
     """Let time pass for retries: every waiting job becomes due now."""
     with db.transaction() as session:
-        session.execute(update(Job).where(Job.status == "pending").values(run_at=utcnow()))
+        session.execute(update(Job).where(Job.status == "pending").values(run_at=db.clock()))

@@ -42,11 +42,11 @@ def microsoft() -> Iterator[FakeMicrosoft]:
 
 
 @pytest.fixture
-def desk(config, microsoft) -> Iterator[Services]:
+def desk(config, clock, microsoft) -> Iterator[Services]:
     services = Services.create(config.but(graph=GraphSettings(
         tenant_id=microsoft.entra.tenant, client_id=microsoft.entra.client_id,
         client_secret=microsoft.entra.client_secret, organizer=microsoft.organizer,
-        authority=microsoft.entra.authority, base_url=microsoft.graph.base_url, read_timeout=2.0)))
+        authority=microsoft.entra.authority, base_url=microsoft.graph.base_url, read_timeout=2.0)), clock=clock)
     load_demo_data(services.db)
     yield services
     services.close()

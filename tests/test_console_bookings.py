@@ -34,7 +34,7 @@ AOKI, ISHII = "aoki.satomi@desk.example.jp", "ishii.kenta@desk.example.jp"
 
 def at_desk(app, moment: datetime = TUESDAY_MORNING) -> None:
     """The console's clock: Tuesday 1 December 2026, 9:00 in Tokyo unless told otherwise."""
-    app.extensions["services"].clock = lambda: moment
+    app.extensions["services"].clock.set(moment)
 
 
 def insert_booking(app, reference: str, counsellor_email: str, starts_at: datetime, topic: str = "キャリア・転職",
@@ -336,14 +336,14 @@ def test_attendance_follows_the_rules_and_the_bookings_counsellor_may_mark_it(ap
     with db(app).transaction() as session:
         email = session.get(Counsellor, booking.counsellor_id).email
     create_counsellor_operator(app, email)
-    counsellor = signed_in_client(app, email)
     detail = f"/console/bookings/{booking.reference}"
 
     def mark(outcome: str) -> str:
+        counsellor = signed_in_client(app, email)
         return follow(counsellor, post_form(counsellor, detail, f"{detail}/attendance", {"outcome": outcome}))
 
     assert "「参加」は相談の開始時刻を過ぎてから記録できます。" in mark("attended")
-    at_desk(app, tokyo(12, 2, 10, 5))
+    at_desk(app, tokyo(12, 2, 10, 5))  # the next day: the console signed the counsellor out overnight
     assert "「不参加」は相談の開始から10分を過ぎてから記録できます。" in mark("no_show")
     assert booking_row(app, booking.reference).status == "confirmed"
     assert audit_rows(app, "mark_attendance") == []

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.demo import DEMO_PASSWORD, DEMO_PERSONAS
-from models import Booking, Counsellor, LineUser, utcnow
+from models import Booking, Counsellor, LineUser
 from tests.support.live_server import LiveServer
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -34,12 +34,12 @@ def page(console_page) -> Any:
 
 def a_booking_next_week(live: LiveServer) -> str:
     """A confirmed booking of the first simulated user, next week on Wednesday at 10:00."""
-    today = utcnow().astimezone(TOKYO).date()
+    today = live.clock().astimezone(TOKYO).date()
     wednesday = today + timedelta(days=7 - today.weekday() + 2)
     starts_at = datetime(wednesday.year, wednesday.month, wednesday.day, 10, 0, tzinfo=TOKYO)
     user_id = DEMO_PERSONAS[0][0]
     with live.app.extensions["db"].transaction() as session:
-        user = LineUser(line_user_id=user_id, followed_at=utcnow())
+        user = LineUser(line_user_id=user_id, followed_at=live.clock())
         session.add(user)
         session.flush()
         counsellor = session.scalar(select(Counsellor).order_by(Counsellor.id))
@@ -47,7 +47,7 @@ def a_booking_next_week(live: LiveServer) -> str:
                             starts_at=starts_at, ends_at=starts_at + timedelta(minutes=30), status="confirmed",
                             name="佐藤 はるか", furigana="サトウ ハルカ", age=24, email="haruka@example.jp",
                             phone="09011112222", consultation="転職について相談したいです。",
-                            confirmed_at=utcnow()))
+                            confirmed_at=live.clock()))
     return user_id
 
 

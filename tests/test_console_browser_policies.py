@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from conversations.schedule import to_tokyo
-from models import utcnow
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -33,7 +32,7 @@ def test_an_admin_writes_previews_and_publishes_a_new_policy_version(page, live)
     expect(page.locator("#policy-versions")).to_contain_text("2026-04-01")
     page.get_by_role("link", name="新しい版を作成する").click()
 
-    later = to_tokyo(utcnow()).date().replace(day=1).replace(year=to_tokyo(utcnow()).year + 1)
+    later = to_tokyo(live.clock()).date().replace(day=1).replace(year=to_tokyo(live.clock()).year + 1)
     page.get_by_label("版の名前").fill("browser-1")
     page.get_by_label("施行日").fill(later.isoformat())
     page.get_by_label("表題").fill("運用ポリシー（ブラウザ改定版）")

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.demo import load_demo_data
-from models import Booking, ConversationState, LineUser, MessageLog, utcnow
+from models import Booking, ConversationState, LineUser, MessageLog
 from tests.support.chat import TUESDAY_MORNING, Chat, play, says, send, tap
 from tests.support.console import (
     PASSWORD,
@@ -60,7 +60,7 @@ def test_an_admin_sees_every_user_with_name_last_activity_step_and_badges(app, a
     say(line, worker, TALKER, "こんにちは", "予約したい")
     talker = user_id(app, TALKER)
     with db(app).transaction() as session:
-        session.get(LineUser, talker).restricted_at = utcnow()
+        session.get(LineUser, talker).restricted_at = db(app).clock()
 
     page = admin.get("/console/conversations")
     assert page.status_code == 200
@@ -227,13 +227,12 @@ def test_users_stuck_at_a_step_are_found(app, admin, services, line, worker):
     load_demo_data(services.db)
     play(chat, UP_TO_NAME + [(send("山田 太郎"),), (send("ヤマダ タロウ"),),
                              (send("わからない"),), (send("たくさん"),)])
-    services.clock = utcnow
     say(line, worker, TALKER, "相談を予約する", "同意する")
     say(line, worker, "U" + "e" * 32, "相談を予約する", "同意する")  # still answering: not stuck
     reasking, idle, busy = user_id(app, chat.user_id), user_id(app, TALKER), user_id(app, "U" + "e" * 32)
     with db(app).transaction() as session:
         session.execute(update(ConversationState).where(ConversationState.user_id == idle)
-                        .values(updated_at=utcnow() - timedelta(minutes=25)))
+                        .values(updated_at=services.clock() - timedelta(minutes=25)))
 
     stuck = admin.get("/console/conversations?stuck=1")
     assert set(rows_of(stuck)) == {f"LINE利用者 #{reasking}", f"LINE利用者 #{idle}"}
@@ -248,7 +247,7 @@ def test_users_stuck_at_a_step_are_found(app, admin, services, line, worker):
 def test_the_list_is_paginated_newest_first(app, admin):
     with db(app).transaction() as session:
         for n in range(35):
-            session.add(LineUser(line_user_id=f"U{n:02d}" + "f" * 30, last_seen_at=utcnow() - timedelta(minutes=n)))
+            session.add(LineUser(line_user_id=f"U{n:02d}" + "f" * 30, last_seen_at=db(app).clock() - timedelta(minutes=n)))
     first = admin.get("/console/conversations")
     second = admin.get("/console/conversations?page=2")
     assert len(rows_of(first)) == 30 and len(rows_of(second)) == 5

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from bot import policy_admin
 from conversations.schedule import to_tokyo
-from models import LineUser, PolicyConsent, PolicyVersion, utcnow
-from tests.support.chat import at, play, says, tap
+from models import LineUser, PolicyConsent, PolicyVersion
+from tests.support.chat import TUESDAY_MORNING, at, play, says, tap
 from tests.support.console import (
     VIEWER_EMAIL,
     audit_rows,
@@ -26,7 +26,8 @@ PREVIEW = "/console/policies/preview"
 
 
 def today():
-    return to_tokyo(utcnow()).date()
+    """The desk's date, on the clock the tests freeze (tests/conftest.py)."""
+    return to_tokyo(TUESDAY_MORNING).date()
 
 
 def draft(**changes: str) -> dict[str, str]:
@@ -183,10 +184,10 @@ def test_two_publications_for_one_day_at_the_same_moment_cannot_both_be_stored(a
     first = policy_admin.Draft.from_form(draft(version="2027-a", effective=(today() + timedelta(days=3)).isoformat()))
     second = policy_admin.Draft.from_form(draft(version="2027-b", effective=(today() + timedelta(days=3)).isoformat()))
     with db(app).transaction() as session:
-        policy_admin.publish(session, first, None, utcnow())
+        policy_admin.publish(session, first, None, TUESDAY_MORNING)
     # The second operator's form was checked before the first was stored: only the database can refuse it.
     with pytest.raises(policy_admin.Taken):
         with db(app).transaction() as session:
-            policy_admin.publish(session, second, None, utcnow())
+            policy_admin.publish(session, second, None, TUESDAY_MORNING)
     assert [(p.version, p.effective) for p in published(app)] == [("2027-a", today() + timedelta(days=3))]
     assert isinstance(published(app)[0].effective, date)

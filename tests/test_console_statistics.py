@@ -27,7 +27,7 @@ from tests.support.statistics_data import (
 
 @pytest.fixture
 def seeded(app):
-    app.extensions["services"].clock = lambda: TODAY
+    app.extensions["services"].clock.set(TODAY)
     seed(app.extensions["db"])
     create_operator(app)
     create_operator(app, VIEWER_EMAIL, "viewer", name="統計 閲覧者")

@@ -17,7 +17,6 @@ from models import (
     OutboundMessage,
     PolicyConsent,
     WebhookEvent,
-    utcnow,
 )
 from tests.support.chat import play, says, tap
 from tests.support.console import (
@@ -88,7 +87,7 @@ def test_the_list_and_detail_show_status_bookings_and_consent(app, admin, booked
 def test_the_list_filters_by_status(app, admin, booked, line, worker):
     say(line, worker, "U" + "b" * 32, "こんにちは")
     with db(app).transaction() as session:
-        session.get(LineUser, user_id(app)).restricted_at = utcnow()
+        session.get(LineUser, user_id(app)).restricted_at = db(app).clock()
     restricted = admin.get("/console/users?status=restricted").get_data(as_text=True)
     assert "山田 太郎" in restricted and "1人" in restricted
     assert "山田 太郎" not in admin.get("/console/users?status=erased").get_data(as_text=True)

@@ -88,7 +88,6 @@ def test_a_hold_lost_while_the_user_paused_asks_for_another_time_and_keeps_the_a
     rival = Chat(services, "U" + "f" * 32, chat.now)
     play(rival, AGREED + [(tap("相談を予約する"),), (tap("その他"),), (tap("12/2(水)"),),
                           (tap("13:00"), says("お取り置き"))])
-    services.clock = lambda: chat.now
     play(chat, [
         (tap("確定"), says("埋まってしまいました", "日時を選び直して"), at("booking", "date")),
         (tap("12/2(水)"),), (tap("14:00"), says("ご予約内容の確認", "ヤマダ タロウ", "14:00"), at("booking", "summary")),

@@ -44,7 +44,7 @@ def test_the_console_title_and_header_name_the_desk(client):
     assert "みらいキャリアポート" not in page
 
 
-def test_the_teams_invite_subject_names_the_desk(config):
+def test_the_teams_invite_subject_names_the_desk(config, clock):
     from bot.demo import load_demo_data
     from bot.graph_api import GraphSettings
 
@@ -52,7 +52,7 @@ def test_the_teams_invite_subject_names_the_desk(config):
         services = Services.create(config.but(graph=GraphSettings(
             tenant_id=microsoft.entra.tenant, client_id=microsoft.entra.client_id,
             client_secret=microsoft.entra.client_secret, organizer=microsoft.organizer,
-            authority=microsoft.entra.authority, base_url=microsoft.graph.base_url, read_timeout=2.0)))
+            authority=microsoft.entra.authority, base_url=microsoft.graph.base_url, read_timeout=2.0)), clock=clock)
         try:
             load_demo_data(services.db)
             play(Chat(services, USER, TUESDAY_MORNING), BOOKED)

@@ -405,3 +405,11 @@ def test_the_fake_entra_answers_form_post_sign_ins_with_a_self_posting_form(ms):
     assert 'action="https://desk.example.jp/auth/callback"' in page.text
     assert f'name="state" value="{flow["state"]}"' in page.text
     assert 'name="code" value="fake-code-' in page.text
+
+
+def test_a_retry_after_date_is_read_against_graphs_own_date_header_not_this_machines_clock():
+    from bot.graph_api import _retry_after
+
+    assert _retry_after("Wed, 02 Dec 2026 00:00:30 GMT", "Wed, 02 Dec 2026 00:00:00 GMT") == 30.0
+    assert _retry_after("Wed, 02 Dec 2026 00:00:30 GMT", None) is None  # no base: the usual backoff
+    assert _retry_after("7", None) == 7.0

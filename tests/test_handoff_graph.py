@@ -37,10 +37,10 @@ def graph_config(config, microsoft):
 
 
 @pytest.fixture
-def desk(graph_config):
+def desk(graph_config, clock):
     from bot.demo import load_demo_data
 
-    services = Services.create(graph_config)
+    services = Services.create(graph_config, clock=clock)
     load_demo_data(services.db)
     yield services
     services.close()
@@ -77,10 +77,10 @@ def test_a_booking_makes_one_teams_event_with_the_counsellor_invited_and_one_lin
     assert join_buttons(pushed(fake_line, USER)) == [b.join_url]
 
 
-def test_the_users_email_is_invited_only_when_the_operator_enables_it(graph_config, microsoft, fake_line):
+def test_the_users_email_is_invited_only_when_the_operator_enables_it(graph_config, clock, microsoft, fake_line):
     from bot.demo import load_demo_data
 
-    services = Services.create(graph_config.but(graph_invite_user=True))
+    services = Services.create(graph_config.but(graph_invite_user=True), clock=clock)
     load_demo_data(services.db)
     try:
         play(Chat(services, USER, TUESDAY_MORNING), BOOKED)
@@ -177,10 +177,10 @@ def test_an_event_without_a_teams_link_is_a_failure_and_a_retry_makes_a_proper_o
     assert alerts(desk) == []
 
 
-def test_after_the_retry_window_the_handoff_fails_visibly_and_the_user_is_told(graph_config, microsoft, fake_line):
+def test_after_the_retry_window_the_handoff_fails_visibly_and_the_user_is_told(graph_config, clock, microsoft, fake_line):
     from bot.demo import load_demo_data
 
-    services = Services.create(graph_config.but(graph_retry_window_minutes=0))
+    services = Services.create(graph_config.but(graph_retry_window_minutes=0), clock=clock)
     load_demo_data(services.db)
     try:
         microsoft.graph.fail_next("create", 503)
@@ -250,7 +250,7 @@ def test_no_more_than_four_graph_calls_are_in_flight_for_the_mailbox(desk, micro
             session.flush()
             enqueue_create(session, booking)
     microsoft.graph.latency = 0.3
-    worker = Worker(Services.create(desk.config.but(worker_threads=10, worker_poll_seconds=0.02)))
+    worker = Worker(Services.create(desk.config.but(worker_threads=10, worker_poll_seconds=0.02), clock=desk.clock))
     running = threading.Thread(target=worker.run)
     running.start()
     try:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot import create_app, jobs
-from models import Job, utcnow
+from models import Job
 
 USER = "U" + "1" * 32
 DEAD_DATABASE = "postgresql+psycopg://nobody@127.0.0.1:1/none"
@@ -44,7 +44,7 @@ def test_readiness_reports_the_database_and_an_empty_queue(client):
 def make_oldest_job_wait(app, seconds: float) -> None:
     with app.extensions["db"].transaction() as session:
         oldest = session.scalar(select(Job.id).where(Job.status == "pending").order_by(Job.id).limit(1))
-        session.execute(update(Job).where(Job.id == oldest).values(run_at=utcnow() - timedelta(seconds=seconds)))
+        session.execute(update(Job).where(Job.id == oldest).values(run_at=app.extensions["db"].clock() - timedelta(seconds=seconds)))
 
 
 def test_readiness_is_503_while_the_queue_is_behind_and_200_once_the_worker_caught_up(app, client, line, worker):
@@ -65,15 +65,15 @@ def test_readiness_is_503_while_the_queue_is_behind_and_200_once_the_worker_caug
 
 def test_a_job_waiting_for_its_retry_time_is_not_backlog(app, client):
     with app.extensions["db"].transaction() as session:
-        jobs.enqueue(session, "deliver", {}, run_at=utcnow() + timedelta(minutes=5))
+        jobs.enqueue(session, "deliver", {}, run_at=session.info["clock"]() + timedelta(minutes=5))
     assert client.get("/readyz").status_code == 200
 
 
-def test_the_backlog_limit_is_a_setting(config):
-    strict = create_app(config.but(ready_max_backlog_seconds=5))
+def test_the_backlog_limit_is_a_setting(config, clock):
+    strict = create_app(config.but(ready_max_backlog_seconds=5), clock=clock)
     try:
         with strict.extensions["db"].transaction() as session:
-            jobs.enqueue(session, "deliver", {}, run_at=utcnow() - timedelta(seconds=10))
+            jobs.enqueue(session, "deliver", {}, run_at=clock() - timedelta(seconds=10))
         response = strict.test_client().get("/readyz")
         assert response.status_code == 503
         assert response.json["max_backlog_seconds"] == 5

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from bot import jobs
 from bot.worker import Worker
-from models import Job, OperatorAlert, utcnow
+from models import Job, OperatorAlert
 from tests.conftest import make_jobs_due
 
 
@@ -19,7 +19,7 @@ def add(db, kind: str, key: str | None, **payload) -> int:
 
 def claim(db, limit: int = 10) -> list[jobs.Claim]:
     with db.queue() as connection:
-        return jobs.claim(connection, lease_seconds=30, limit=limit)
+        return jobs.claim(connection, now=db.clock(), lease_seconds=30, limit=limit)
 
 
 def test_only_the_oldest_live_job_of_a_key_can_be_claimed(services):
@@ -34,7 +34,7 @@ def test_a_job_whose_lease_ran_out_is_claimed_again(services):
     job = add(services.db, "k", "user-1")
     [taken] = claim(services.db)
     with services.db.transaction() as session:
-        session.execute(update(Job).where(Job.id == job).values(lease_until=utcnow() - timedelta(seconds=1)))
+        session.execute(update(Job).where(Job.id == job).values(lease_until=services.clock() - timedelta(seconds=1)))
     [again] = claim(services.db)
     assert again.id == job and again.attempts == 2 and again.lease_token != taken.lease_token
     with services.db.transaction() as session:  # the first holder can no longer finish it

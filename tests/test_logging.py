@@ -18,7 +18,7 @@ from bot.config import Config
 from bot.logs import configure_logging, make_handler
 from bot.outbox import DELIVER_JOB
 from bot.worker import Worker
-from models import utcnow
+from bot.clock import system_clock
 from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET
 from tests.support import log_scan
 from tests.support.fake_line import REPLY
@@ -59,7 +59,7 @@ def test_a_json_line_carries_the_request_id_the_proxy_sent_and_the_response_echo
     refused = next(r for r in json_log() if r["message"] == "webhook refused: bad signature")
     assert refused["request_id"] == "lb-7f3a-0001"
     assert (refused["level"], refused["logger"]) == ("WARNING", "bot.webhook")
-    assert abs((datetime.fromisoformat(refused["time"]) - utcnow()).total_seconds()) < 60
+    assert abs((datetime.fromisoformat(refused["time"]) - system_clock()).total_seconds()) < 60
 
 
 def test_a_request_without_a_usable_id_gets_a_new_one(client):

@@ -15,7 +15,7 @@ from bot.graph_api import GraphApi
 from bot.ingest import EVENT_JOB
 from bot.outbox import DELIVER_JOB
 from bot.worker import Worker
-from models import Booking, Counsellor, LineUser, utcnow
+from models import Booking, Counsellor, LineUser
 from tests.support.fake_line import REPLY
 from tests.support.fake_microsoft import FakeMicrosoft
 from tests.test_graph_api import meeting, settings_for
@@ -114,7 +114,7 @@ def test_a_line_reply_answered_500_shows_as_an_error_with_its_latency(client, li
 def test_the_queue_depth_gauge_counts_pending_jobs_by_kind_and_the_age_of_the_oldest(app, client, line, worker):
     line.post(line.text(USER, "ヘルプ"), line.text(OTHER, "ヘルプ"))
     with app.extensions["db"].transaction() as session:
-        jobs.enqueue(session, DELIVER_JOB, {"outbound_id": 999_999}, run_at=utcnow() - timedelta(seconds=90))
+        jobs.enqueue(session, DELIVER_JOB, {"outbound_id": 999_999}, run_at=app.extensions["db"].clock() - timedelta(seconds=90))
     waiting = scrape(client)
     assert value(waiting, "desk_jobs", kind=EVENT_JOB, status="pending") == 2
     assert value(waiting, "desk_jobs", kind=DELIVER_JOB, status="pending") == 1
@@ -144,7 +144,7 @@ def test_dead_jobs_and_open_operator_alerts_are_reported(app, client, services):
 def test_bookings_are_counted_by_status(app, client):
     db = app.extensions["db"]
     load_demo_data(db)
-    start = utcnow().replace(microsecond=0) + timedelta(days=3)
+    start = db.clock().replace(microsecond=0) + timedelta(days=3)
     with db.transaction() as session:
         counsellor = session.scalar(select(Counsellor.id).limit(1))
         user = LineUser(line_user_id=USER)

@@ -13,6 +13,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.clock import system_clock
 from bot.ingest import EVENT_JOB
 from bot.simulator import events as line_events
 from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET
@@ -49,6 +50,13 @@ def answers(url: str) -> bool:
         return requests.get(url, timeout=2).status_code == 200
     except requests.RequestException:
         return False
+
+
+@pytest.fixture
+def clock():
+    """The workers here are processes of their own, on the machine's clock, so the test's app
+    and services read that clock too."""
+    return system_clock
 
 
 @pytest.fixture

@@ -26,7 +26,6 @@ from models import (
     MessageLog,
     OutboundMessage,
     WebhookEvent,
-    utcnow,
 )
 from tests.conftest import make_jobs_due
 from tests.support.console import create_operator, signed_in_client
@@ -173,10 +172,10 @@ def test_webhook_bodies_are_blanked_after_thirty_days_and_a_redelivery_is_still_
     answers = len(line.received(USER))
     assert answers >= 1
 
-    retention.run(services, utcnow() + timedelta(days=29))
+    retention.run(services, services.clock() + timedelta(days=29))
     with services.db.transaction() as session:
         assert session.scalar(select(WebhookEvent.body))["message"]["text"] == "こんにちは"
-    retention.run(services, utcnow() + timedelta(days=31))
+    retention.run(services, services.clock() + timedelta(days=31))
     with services.db.transaction() as session:
         assert session.scalar(select(WebhookEvent.body)) == {}
         assert session.scalar(select(WebhookEvent.event_key)) == event["webhookEventId"]
@@ -199,7 +198,7 @@ def test_a_whole_conversation_a_year_old_is_purged_and_the_user_who_blocked_is_a
     worker.run_until_idle()
     assert count(services.db, MessageLog, MessageLog.text == SECRET) == 1
 
-    report = retention.run(services, utcnow() + timedelta(days=366))
+    report = retention.run(services, services.clock() + timedelta(days=366))
 
     assert count(services.db, WebhookEvent) == count(services.db, OutboundMessage) == count(services.db, Job) == 0
     assert count(services.db, MessageLog) > 0 and count(services.db, MessageLog, MessageLog.text.is_not(None)) == 0
@@ -320,7 +319,7 @@ def test_each_run_is_audited_with_its_counts_and_cut_off_dates(services):
 def test_a_run_whose_process_died_is_audited_as_incomplete_and_the_next_day_finishes_the_work(services):
     with services.db.transaction() as session:
         add_log(session, add_user(session, "a"), OLD)
-        session.add(DeskSetting(key=retention.SETTING, updated_at=utcnow() - timedelta(hours=1), value={
+        session.add(DeskSetting(key=retention.SETTING, updated_at=services.clock() - timedelta(hours=1), value={
             "run_on": "2026-11-22", "started_at": "2026-11-22T00:00:05+09:00", "finished_at": None,
             "trigger": "worker", "counts": {"jobs_deleted": 5000}}))
 
@@ -333,7 +332,7 @@ def test_a_run_whose_process_died_is_audited_as_incomplete_and_the_next_day_fini
 
 def test_a_run_still_making_progress_is_left_alone(app, services):
     with services.db.transaction() as session:
-        session.add(DeskSetting(key=retention.SETTING, updated_at=utcnow(), value={
+        session.add(DeskSetting(key=retention.SETTING, updated_at=services.clock(), value={
             "run_on": "2026-11-22", "started_at": "2026-11-22T00:00:05+09:00", "finished_at": None}))
     assert retention.run(services, NOW) is None
     result = app.test_cli_runner().invoke(args=["retention", "run"])
@@ -344,8 +343,8 @@ def test_a_run_still_making_progress_is_left_alone(app, services):
 # -- the command line and the console -------------------------------------------------------------
 
 def seed_a_year_ago(db) -> None:
-    """Rows older than the period as of the real clock (the command line uses it)."""
-    real_old = utcnow() - timedelta(days=400)
+    """Rows older than the period as of the service's clock (the command line reads it)."""
+    real_old = db.clock() - timedelta(days=400)
     with db.transaction() as session:
         user = add_user(session, "cli")
         event = add_event(session, "cli-old", real_old)

@@ -34,10 +34,10 @@ pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=Tr
 
 
 @pytest.fixture
-def desk(config):
+def desk(config, clock):
     """The desk with one connection per racer, so all of them really are in the database at once
     (the test cluster allows 400 connections), and only 青木 taking sessions: one slot, one seat."""
-    services = Services.create(config, pool_size=RACERS + 5)
+    services = Services.create(config, pool_size=RACERS + 5, clock=clock)
     load_demo_data(services.db)
     with services.db.transaction() as session:
         keep = session.scalar(select(Counsellor.id).where(Counsellor.email.like("aoki%")))
@@ -109,8 +109,7 @@ def test_a_user_confirming_a_lapsed_hold_while_199_others_tap_that_time_leaves_e
     chats = users(desk, RACERS)
     owner, others = chats[0], chats[1:]
     play(owner, UP_TO_NAME + DETAILS)
-    later = TUESDAY_MORNING + timedelta(minutes=16)
-    desk.clock = lambda: later
+    desk.clock.set(TUESDAY_MORNING + timedelta(minutes=16))
     for chat in others:  # they see the times after the owner's hold lapsed: 10:00 is offered again
         play(chat, TO_THE_TIMES)
 

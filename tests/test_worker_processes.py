@@ -9,12 +9,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.clock import system_clock
 from models import Job
 from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET
 from tests.support.fake_line import REPLY
 from tests.support.processes import kill_tree, service_env, start_worker, wait_for
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def clock():
+    """The workers here are processes of their own, on the machine's clock, so the test's app
+    and services read that clock too."""
+    return system_clock
 
 
 @pytest.fixture

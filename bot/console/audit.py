@@ -14,7 +14,7 @@ from typing import Any
 from flask import current_app, has_request_context
 from sqlalchemy.orm import Session
 
-from models import AuditEntry, Operator, utcnow
+from models import AuditEntry, Operator
 
 SIGN_IN, SIGN_IN_FAILED, SIGN_IN_REFUSED = "sign_in", "sign_in_failed", "sign_in_refused"
 SIGN_OUT, SIGN_OUT_IDLE, SESSION_REVOKED = "sign_out", "sign_out_idle", "session_revoked"
@@ -37,7 +37,6 @@ def audit(action: str, target: str | None = None, detail: str | dict[str, Any] |
     if isinstance(detail, dict):
         detail = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)
     entry = AuditEntry(
-        at=utcnow(),
         operator_id=operator.id if operator is not None else None,
         operator_email=(operator.email if operator is not None else email or None),
         action=action[:40],

@@ -11,7 +11,6 @@ Local passwords are argon2id hashes (argon2-cffi's defaults, rehashed when those
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from functools import wraps
 from typing import Callable, Mapping
@@ -90,12 +89,16 @@ def client_ip() -> str:
 
 # -- the session ---------------------------------------------------------------------------------
 
+def _now() -> float:
+    return current_app.extensions["services"].clock().timestamp()
+
+
 def start_session(operator: Operator) -> None:
     """A fresh session (no carried-over keys or CSRF token) for a signed-in operator."""
     session.clear()
     session[SESSION_OPERATOR] = operator.id
     session[SESSION_VERSION] = operator.session_version
-    session[SESSION_SEEN] = int(time.time())
+    session[SESSION_SEEN] = int(_now())
     g.console_operator = operator
 
 
@@ -118,7 +121,7 @@ def load_operator() -> Operator | None:
         audit("session_revoked", operator=operator)
         flash("サインインの有効期限が切れました。もう一度サインインしてください。", "info")
         return None
-    now = int(time.time())
+    now = int(_now())
     if now - int(session.get(SESSION_SEEN) or 0) > settings().idle_minutes * 60:
         end_session()
         audit("sign_out_idle", operator=operator)

@@ -26,7 +26,8 @@ import requests
 from flask import abort, current_app, flash, redirect, request, session, url_for
 from sqlalchemy import select
 
-from models import Operator, utcnow
+from models import Operator
+from models.database import now_in
 
 from .audit import SIGN_IN, SIGN_IN_FAILED, audit
 from .auth import current_operator, normalise_email, public, safe_next, start_session
@@ -158,7 +159,7 @@ def sso_callback():
             reason = "inactive"
         else:
             reason = None
-            operator.last_sign_in_at = utcnow()
+            operator.last_sign_in_at = now_in(db_session)
             audit(SIGN_IN, detail={"method": "sso"}, session=db_session, operator=operator)
         if reason is not None:
             audit(SIGN_IN_FAILED, detail={"method": "sso", "reason": reason}, session=db_session,

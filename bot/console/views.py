@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from models import Booking, LineUser, Operator, OperatorAlert, utcnow
+from models import Booking, LineUser, Operator, OperatorAlert
+from models.database import now_in
 from models.booking import ATTENDED, CONFIRMED, NO_SHOW, TEAMS_FAILED
 from models.operator import ADMIN, VIEWER
 
@@ -59,7 +60,7 @@ def login_submit():
     email = normalise_email(request.form.get("email", ""))
     password = request.form.get("password", "")
     next_url = safe_next(request.form.get("next"))
-    ip, now = client_ip(), utcnow()
+    ip, now = client_ip(), current_app.extensions["services"].clock()
     db = current_app.extensions["db"]
     with db.transaction() as session:
         locked = throttle.locked_until(session, email, ip, now) is not None
@@ -177,7 +178,7 @@ def alert_resolve(alert_id: int):
         if alert is None:
             abort(404)
         if alert.resolved_at is None:
-            alert.resolved_at = utcnow()
+            alert.resolved_at = now_in(session)
             audit("resolve_alert", f"alert:{alert.id}", {"kind": alert.kind}, session=session)
     flash("お知らせを対応済みにしました。", "info")
     return redirect(url_for("console.dashboard"))

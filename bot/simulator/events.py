@@ -6,10 +6,12 @@ import base64
 import hashlib
 import hmac
 import json
-import time
+import secrets
 from typing import Any
 
 from ulid import ULID
+
+from ..clock import system_clock
 
 
 def signature(channel_secret: str, body: str | bytes) -> str:
@@ -17,11 +19,15 @@ def signature(channel_secret: str, body: str | bytes) -> str:
     return base64.b64encode(hmac.new(channel_secret.encode("utf-8"), raw, hashlib.sha256).digest()).decode()
 
 
+def _message_id() -> str:
+    return str(secrets.randbelow(10**18))
+
+
 def _base(kind: str, user_id: str, *, redelivery: bool = False, event_id: str | None = None) -> dict[str, Any]:
     return {
         "type": kind,
         "mode": "active",
-        "timestamp": int(time.time() * 1000),
+        "timestamp": int(system_clock().timestamp() * 1000),
         "source": {"type": "user", "userId": user_id},
         "webhookEventId": event_id or str(ULID()),
         "deliveryContext": {"isRedelivery": redelivery},
@@ -40,7 +46,7 @@ def text(user_id: str, reply_token: str, said: str) -> dict[str, Any]:
     return {
         **_base("message", user_id),
         "replyToken": reply_token,
-        "message": {"type": "text", "id": str(int(time.time() * 1e6)), "quoteToken": "q" + str(ULID()),
+        "message": {"type": "text", "id": _message_id(), "quoteToken": "q" + str(ULID()),
                     "text": said},
     }
 
@@ -49,7 +55,7 @@ def sticker(user_id: str, reply_token: str) -> dict[str, Any]:
     return {
         **_base("message", user_id),
         "replyToken": reply_token,
-        "message": {"type": "sticker", "id": str(int(time.time() * 1e6)), "quoteToken": "q" + str(ULID()),
+        "message": {"type": "sticker", "id": _message_id(), "quoteToken": "q" + str(ULID()),
                     "packageId": "446", "stickerId": "1988", "stickerResourceType": "STATIC"},
     }
 

@@ -14,16 +14,17 @@ import secrets
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from ..clock import system_clock
 from . import rich_menus
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
+# LINE's own clock (reply tokens expire by it), not the desk's.
+now_utc = system_clock
 
 
 class Store(rich_menus.RichMenuStore, Protocol):

@@ -1,4 +1,7 @@
-"""The simulator's platform memory in the database, so every web process sees the same chats."""
+"""The simulator's platform memory in the database, so every web process sees the same chats.
+
+Its rows are stamped with LINE's clock (the machine's), not the desk's: the simulator page reads them
+against the browser's clock."""
 
 from __future__ import annotations
 
@@ -9,8 +12,10 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from models import SimChatEntry, SimPersona, SimReplyToken, SimRetryKey, SimRichMenu, utcnow
+from models import SimChatEntry, SimPersona, SimReplyToken, SimRetryKey, SimRichMenu
 from models.database import Database
+
+from .platform import now_utc
 
 
 class DatabaseStore:
@@ -21,12 +26,12 @@ class DatabaseStore:
         token = secrets.token_hex(16)
         with self.db.transaction() as session:
             session.add(SimReplyToken(token=token, chat_user_id=user_id,
-                                      expires_at=utcnow() + timedelta(seconds=ttl_seconds)))
+                                      expires_at=now_utc() + timedelta(seconds=ttl_seconds)))
         return token
 
     def take_reply_token(self, token: str) -> str | None:
         with self.db.transaction() as session:
-            now = utcnow()
+            now = now_utc()
             taken = session.execute(
                 update(SimReplyToken)
                 .where(SimReplyToken.token == token, SimReplyToken.used_at.is_(None),
@@ -38,16 +43,16 @@ class DatabaseStore:
 
     def deliver(self, user_id: str, via: str, messages: list[dict[str, Any]]) -> None:
         with self.db.transaction() as session:
-            session.add_all(SimChatEntry(chat_user_id=user_id, sender="bot", via=via, payload=m) for m in messages)
+            session.add_all(SimChatEntry(created_at=now_utc(), chat_user_id=user_id, sender="bot", via=via, payload=m) for m in messages)
 
     def accept_push(self, retry_key: str | None, request_id: str, to: str,
                     messages: list[dict[str, Any]]) -> str | None:
         try:
             with self.db.transaction() as session:
                 if retry_key is not None:
-                    session.add(SimRetryKey(retry_key=retry_key, request_id=request_id))
+                    session.add(SimRetryKey(created_at=now_utc(), retry_key=retry_key, request_id=request_id))
                     session.flush()
-                session.add_all(SimChatEntry(chat_user_id=to, sender="bot", via="push", payload=m)
+                session.add_all(SimChatEntry(created_at=now_utc(), chat_user_id=to, sender="bot", via="push", payload=m)
                                 for m in messages)
         except IntegrityError:
             with self.db.transaction() as session:
@@ -56,7 +61,7 @@ class DatabaseStore:
 
     def loading(self, user_id: str, seconds: int) -> None:
         with self.db.transaction() as session:
-            session.add(SimChatEntry(chat_user_id=user_id, sender="loading", payload={"seconds": seconds}))
+            session.add(SimChatEntry(created_at=now_utc(), chat_user_id=user_id, sender="loading", payload={"seconds": seconds}))
 
     def profile(self, user_id: str) -> dict[str, Any] | None:
         with self.db.transaction() as session:
@@ -76,7 +81,7 @@ class DatabaseStore:
 
     def add_rich_menu(self, menu: dict[str, Any]) -> None:
         with self.db.transaction() as session:
-            session.add(SimRichMenu(rich_menu_id=menu["richMenuId"], menu=menu))
+            session.add(SimRichMenu(created_at=now_utc(), rich_menu_id=menu["richMenuId"], menu=menu))
 
     def delete_rich_menu(self, rich_menu_id: str) -> None:
         with self.db.transaction() as session:
@@ -106,7 +111,7 @@ class DatabaseStore:
 
     def record_user_action(self, user_id: str, action: dict[str, Any]) -> None:
         with self.db.transaction() as session:
-            session.add(SimChatEntry(chat_user_id=user_id, sender="user", payload=action))
+            session.add(SimChatEntry(created_at=now_utc(), chat_user_id=user_id, sender="user", payload=action))
 
     def chat(self, user_id: str, after: int = 0, limit: int = 200) -> list[dict[str, Any]]:
         with self.db.transaction() as session:
@@ -128,5 +133,5 @@ class DatabaseStore:
         user_id = user_id or "U" + secrets.token_hex(16)
         with self.db.transaction() as session:
             if session.get(SimPersona, user_id) is None:
-                session.add(SimPersona(chat_user_id=user_id, display_name=display_name[:40]))
+                session.add(SimPersona(created_at=now_utc(), chat_user_id=user_id, display_name=display_name[:40]))
         return {"user_id": user_id, "display_name": display_name[:40]}

@@ -42,6 +42,7 @@ from typing import Any
 import requests
 from sqlalchemy import create_engine, func, select, text
 
+from bot.clock import system_clock
 from bot.demo import load_demo_data
 from bot.simulator import events as line_events
 from models import Booking, Job, LineUser, OperatorAlert, OutboundMessage, WebhookEvent
@@ -600,7 +601,7 @@ def run(size: Size, log=print) -> list[str]:
         admin.dispose()
         url = cluster.url("chaos")
         upgrade(url)
-        db = Database(url, pool_size=10)
+        db = Database(url, pool_size=10, clock=system_clock)
         load_demo_data(db)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "DATABASE_URL", "GRAPH_"))}
         env.update(

@@ -7,7 +7,7 @@ expectations on the bot's answer to it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator
 from zoneinfo import ZoneInfo
@@ -77,13 +77,24 @@ class Answer:
 
 @dataclass
 class Chat:
+    """`at`: set the services' clock (a FrozenClock, shared by every chat) to this moment first."""
+
     services: Any
     user_id: str
-    now: datetime
+    at: InitVar[datetime | None] = None
     last: Answer = field(default_factory=lambda: Answer([], None, None))
 
-    def __post_init__(self) -> None:
-        self.services.clock = lambda: self.now
+    def __post_init__(self, at: datetime | None) -> None:
+        if at is not None:
+            self.now = at
+
+    @property
+    def now(self) -> datetime:
+        return self.services.clock()
+
+    @now.setter
+    def now(self, moment: datetime) -> None:
+        self.services.clock.set(moment)
 
     def turn(self, user_input: UserInput) -> Answer:
         with self.services.db.transaction() as session:
@@ -119,7 +130,7 @@ class Chat:
         return self.turn(Postback(action["data"], params))
 
     def later(self, **delta: float) -> "Chat":
-        self.now += timedelta(**delta)
+        self.services.clock.advance(timedelta(**delta))
         return self
 
     def state(self) -> ConversationState | None:

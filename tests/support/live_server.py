@@ -17,11 +17,13 @@ from flask import Flask
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from bot import create_app
+from bot.clock import FrozenClock
 from bot.config import Config
 from bot.demo import load_demo_data
 from bot.services import Services
 from bot.simulator.store import DatabaseStore
 from bot.worker import Worker
+from tests.support.chat import TUESDAY_MORNING
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -42,6 +44,7 @@ class LiveServer:
     app: Flask
     config: Config
     worker: Worker
+    clock: FrozenClock
 
     @property
     def store(self) -> DatabaseStore:
@@ -57,7 +60,8 @@ class LiveServer:
 
 @contextmanager
 def live_server(database_url: str, instance_dir: Path, **config_changes: Any) -> Iterator[LiveServer]:
-    """Serve the app in simulator mode, with the demo personas, until the block ends."""
+    """Serve the app in simulator mode, with the demo personas, until the block ends. Its clock
+    starts on Tuesday 1 December 2026, 9:00 in Tokyo, and runs on from there in real time."""
     server = make_server("127.0.0.1", 0, _placeholder, threaded=True, request_handler=_QuietHandler)
     url = f"http://127.0.0.1:{server.server_port}"
     config = Config(
@@ -74,19 +78,20 @@ def live_server(database_url: str, instance_dir: Path, **config_changes: Any) ->
         worker_threads=2,
         worker_poll_seconds=0.05,
     ).but(**config_changes)
-    app = create_app(config)
+    clock = FrozenClock(TUESDAY_MORNING, tick=True)
+    app = create_app(config, clock=clock)
     server.app = app
     load_demo_data(app.extensions["db"], app.extensions["simulator_store"], operators=True)
 
     serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                                name="live-server", daemon=True)
     serving.start()
-    services = Services.create(config)
+    services = Services.create(config, clock=clock)
     worker = Worker(services)
     working = threading.Thread(target=worker.run, name="live-worker", daemon=True)
     working.start()
     try:
-        yield LiveServer(url=url, app=app, config=config, worker=worker)
+        yield LiveServer(url=url, app=app, config=config, worker=worker, clock=clock)
     finally:
         worker.stop()
         working.join(10)
