@@ -65,7 +65,7 @@ def memory(service: Service) -> dict[str, float]:
     found: dict[str, float] = {}
     labelled = [(f"web master (pid {service.web.pid})", service.web.pid)]
     labelled += [(f"web worker {n} (pid {pid})", pid) for n, pid in enumerate(gunicorn_workers(service), 1)]
-    labelled += [(f"bot.worker {n} (pid {p.pid})", p.pid) for n, p in enumerate(service.workers, 1)]
+    labelled += [(f"bot.queue.worker {n} (pid {p.pid})", p.pid) for n, p in enumerate(service.workers, 1)]
     for label, pid in labelled:
         mb = peak_resident_mb(pid)
         if mb is not None:

@@ -1,4 +1,4 @@
-"""The benchmark's arithmetic and its table: plain functions, no servers (tested in tests/test_bench_report.py).
+"""The benchmark's arithmetic and its table: plain functions, no servers (tested in tests/bench/test_bench_report.py).
 
 Latencies are in seconds here and printed in milliseconds. A turn that was never answered within
 the run's bound counts as an infinitely long turn, so it can only make a percentile worse.

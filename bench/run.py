@@ -1,7 +1,7 @@
 """The benchmark: `python -m bench.run` (what `make bench` runs; not part of `make test`).
 
 For PostgreSQL (a throwaway cluster) and then SQLite, it starts the service as in production
-(gunicorn web processes with the Procfile's settings, `python -m bot.worker` processes) against
+(gunicorn web processes with the Procfile's settings, `python -m bot.queue.worker` processes) against
 the fake LINE platform on loopback, and drives it from a load generator in a process of its own
 (`bench/loadgen.py`) posting pre-signed webhook bodies over kept-alive and new connections.
 Phases, in order:
@@ -14,11 +14,11 @@ Phases, in order:
 4. turns: 50 turns/s (open loop) from a pool of users, each timed from the webhook post to the
    answer's arrival at the fake LINE, by reply token or, where the bot fell back, by push;
 5. burst: 3,000 new users, one message each, within 10 s; the time until the last is answered;
-6. peak resident memory (VmHWM) of every gunicorn and bot.worker process.
+6. peak resident memory (VmHWM) of every gunicorn and bot.queue.worker process.
 
 Then it prints one table per database with each target and PASS or MISS. Every loop and wait is
 bounded; a phase that runs out of time is reported as a miss, never waited on forever.
-`--profile DIR` also samples one gunicorn worker during the ingress phase and one bot.worker
+`--profile DIR` also samples one gunicorn worker during the ingress phase and one bot.queue.worker
 during the burst with py-spy (`pip install py-spy`) and prints their top frames.
 """
 
@@ -47,7 +47,7 @@ from bench.loadgen import Plan
 from bench.processes import (ROOT, CpuMeter, gunicorn_workers, log, memory, start_baseline, start_profile, summarise_profile,
                              wait_http)
 from bot.demo import load_demo_data
-from bot.ingest import EVENT_JOB
+from bot.line.ingest import EVENT_JOB
 from bot.simulator import events as line_events
 from bot.clock import system_clock
 from models import Job
@@ -66,7 +66,7 @@ TOKEN_TTL = 60.0  # LINE: a reply token is not guaranteed after about a minute f
 @dataclass
 class Options:
     databases: tuple[str, ...] = ("postgresql", "sqlite")
-    workers: int = 2  # bot.worker processes
+    workers: int = 2  # bot.queue.worker processes
     max_seconds: float = 8.0  # each closed-loop ingress phase
     max_bodies: int = 40_000  # pre-signed bodies for a closed-loop phase (more than 5,000/s is not expected)
     connections: int = 16  # closed loop
@@ -344,7 +344,7 @@ def bench(database: str, opts: Options) -> report.Results:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=("postgresql", "sqlite", "both"), default="both")
-    parser.add_argument("--workers", type=int, default=Options.workers, help="bot.worker processes")
+    parser.add_argument("--workers", type=int, default=Options.workers, help="bot.queue.worker processes")
     parser.add_argument("--max-seconds", type=float, default=Options.max_seconds)
     parser.add_argument("--steady-seconds", type=float, default=Options.steady_seconds)
     parser.add_argument("--profile", type=Path, help="folder for py-spy profiles (py-spy must be installed)")
@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         opts.profile_dir.mkdir(parents=True, exist_ok=True)
     log(f"{os.cpu_count()} cores; WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', '2')}, "
         f"WEB_THREADS={os.environ.get('WEB_THREADS', '4')}, WORKER_THREADS={os.environ.get('WORKER_THREADS', '4')}, "
-        f"{opts.workers} bot.worker processes")
+        f"{opts.workers} bot.queue.worker processes")
     tables = []
     for database in opts.databases:
         try:

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from flask import Flask
 
 if TYPE_CHECKING:
-    from .clock import Clock
-    from .config import Config
+    from bot.clock import Clock
+    from bot.config import Config
 
 
 def create_app(config: Config | None = None, *, clock: Clock | None = None) -> Flask:
@@ -18,9 +18,9 @@ def create_app(config: Config | None = None, *, clock: Clock | None = None) -> F
     # PROMETHEUS_MULTIPROC_DIR for the web processes.
     from linebot.v3.webhook import SignatureValidator
 
-    from .config import Config
-    from .logs import configure_logging
-    from .services import Services
+    from bot.config import Config
+    from bot.ops.logs import configure_logging
+    from bot.services import Services
 
     config = config or Config.from_env()
     app = Flask(__name__, instance_path=str(config.instance_dir))
@@ -47,13 +47,14 @@ def create_app(config: Config | None = None, *, clock: Clock | None = None) -> F
     app.extensions["db"] = db
     app.extensions["signature_validator"] = SignatureValidator(config.line_channel_secret)
 
-    from . import health, policy_pages
-    from .cli import register_commands
-    from .observability import init_observability
-    from .ingest import Inbox
-    from .webhook import WebhookEndpoint
+    from bot.ops import health
+    from bot.policy import pages as policy_pages
+    from bot.cli import register_commands
+    from bot.ops.observability import init_observability
+    from bot.line.ingest import Inbox
+    from bot.line.webhook import WebhookEndpoint
 
-    # LINE's webhook is answered below Flask (bot/webhook.py says why); it uses neither the client's
+    # LINE's webhook is answered below Flask (bot/line/webhook.py says why); it uses neither the client's
     # address nor the scheme, so it sits outside ProxyFix.
     app.wsgi_app = WebhookEndpoint(  # type: ignore[method-assign]
         app.wsgi_app, inbox=Inbox(db), validator=app.extensions["signature_validator"], max_bytes=config.max_webhook_bytes)
@@ -61,12 +62,12 @@ def create_app(config: Config | None = None, *, clock: Clock | None = None) -> F
     init_observability(app)
     app.register_blueprint(policy_pages.bp)
     if config.graph is None:
-        from . import meeting_page
+        from bot.teams import meeting_page
 
         app.register_blueprint(meeting_page.bp)
     if config.simulator:
-        from .simulator import routes as simulator_routes
-        from .simulator.store import DatabaseStore
+        from bot.simulator import routes as simulator_routes
+        from bot.simulator.store import DatabaseStore
 
         app.extensions["simulator_store"] = DatabaseStore(db)
         app.register_blueprint(simulator_routes.bp)
@@ -79,7 +80,7 @@ def create_app(config: Config | None = None, *, clock: Clock | None = None) -> F
             return redirect(url_for("simulator.page"))
         return {"service": "line-consult-desk"}
 
-    from .console import init_console
+    from bot.console import init_console
 
     init_console(app)  # after every blueprint, so the LINE webhook and simulator API can be exempted from CSRF
     register_commands(app)

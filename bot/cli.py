@@ -13,7 +13,7 @@ from models.migrate import upgrade
 
 
 def register_commands(app: Flask) -> None:
-    from .rich_menu_cli import richmenu
+    from bot.line.rich_menu_cli import richmenu
 
     app.cli.add_command(richmenu)
 
@@ -26,9 +26,9 @@ def register_commands(app: Flask) -> None:
     @app.cli.command("demo-data")
     def demo_data() -> None:
         """Load the demo data; running it again changes nothing."""
-        from .demo import load_demo_data
+        from bot.demo import load_demo_data
 
-        from .demo import DEMO_OPERATORS, DEMO_PASSWORD
+        from bot.demo import DEMO_OPERATORS, DEMO_PASSWORD
 
         simulator = current_app.extensions["config"].simulator
         added = load_demo_data(current_app.extensions["db"], current_app.extensions.get("simulator_store"),
@@ -48,7 +48,7 @@ def register_commands(app: Flask) -> None:
         python = shlex.quote(sys.executable)
         env = {**os.environ, "PORT": str(config.port), "PYTHONUNBUFFERED": "1"}
         if config.simulator:
-            from .demo import DEMO_PASSWORD
+            from bot.demo import DEMO_PASSWORD
 
             click.echo(f"\n  Open http://127.0.0.1:{config.port}/simulator  (LINE simulator)"
                        f"\n  Console http://127.0.0.1:{config.port}/console  "
@@ -62,7 +62,7 @@ def register_commands(app: Flask) -> None:
             f"--bind 127.0.0.1:{config.port} 'bot:create_app()'",
             env=env,
         )
-        manager.add_process("worker", f"{python} -m bot.worker", env=env)
+        manager.add_process("worker", f"{python} -m bot.queue.worker", env=env)
         manager.loop()
         sys.exit(manager.returncode)
 
@@ -73,7 +73,7 @@ def register_commands(app: Flask) -> None:
     @click.option("--until", default=None, help="expected end, as users should read it (e.g. 12月1日 18:00)")
     def maintenance(state: str, notice: str | None, until: str | None) -> None:
         """Pause the service (every message gets the notice) or resume it."""
-        from . import maintenance as mode
+        from handlers import maintenance as mode
 
         try:
             with current_app.extensions["db"].transaction() as session:
@@ -87,7 +87,7 @@ def register_commands(app: Flask) -> None:
     @click.argument("outcome", type=click.Choice(["attended", "no-show"]))
     def attendance(reference: str, outcome: str) -> None:
         """Mark a session attended or a no-show (repeated no-shows restrict the user)."""
-        from .attendance import AttendanceError, mark
+        from handlers.attendance import AttendanceError, mark
 
         services = current_app.extensions["services"]
         try:
@@ -102,7 +102,7 @@ def register_commands(app: Flask) -> None:
     @click.option("--reason", required=True, help="why the desk cancels (kept with the booking)")
     def cancel_booking(reference: str, reason: str) -> None:
         """Cancel a booking for the desk: the Teams invite is withdrawn and the user is told on LINE."""
-        from .booking_actions import BookingActionError, cancel_for_desk
+        from handlers.bookings import BookingActionError, cancel_for_desk
 
         services = current_app.extensions["services"]
         try:
@@ -116,7 +116,7 @@ def register_commands(app: Flask) -> None:
     @click.argument("reference")
     def handoff_retry(reference: str) -> None:
         """Try the Teams handoff of a booking again after it failed."""
-        from .booking_actions import BookingActionError, retry_handoff
+        from handlers.bookings import BookingActionError, retry_handoff
 
         try:
             with current_app.extensions["db"].transaction() as session:
@@ -143,7 +143,7 @@ def register_commands(app: Flask) -> None:
     @app.cli.command("jobs")
     def jobs_status() -> None:
         """Show the job queue: counts by status and the latest dead jobs."""
-        from bot import jobs
+        from bot.queue import jobs
 
         with current_app.extensions["db"].transaction() as session:
             for status, n in sorted(jobs.counts(session).items()):
@@ -159,7 +159,7 @@ def register_commands(app: Flask) -> None:
     @click.option("--dry-run", is_flag=True, help="only count what would be purged")
     def retention_run(dry_run: bool) -> None:
         """Purge now (the workers do it once a day), even if today's run is done; print the counts."""
-        from . import retention
+        from bot.ops import retention
 
         try:
             report = retention.run(current_app.extensions["services"], dry_run=dry_run, force=True, trigger="cli")

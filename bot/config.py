@@ -17,7 +17,7 @@ from typing import Mapping
 
 from dotenv import load_dotenv
 
-from bot.graph_api import GraphSettings
+from bot.teams.graph_api import GraphSettings
 from conversations.desk import DEMO_TOPICS, DeskSettings
 from conversations.policy import POLICY_FOLDER
 from conversations.schedule import BookingRules
@@ -158,12 +158,12 @@ class Config:
     reminder_day_before: time = time(18, 0)
     reminder_minutes_before: int = 60
     scheduler_seconds: float = 30.0
-    # How long records are kept (see bot/retention.py for what happens to each table after that).
+    # How long records are kept (see bot/ops/retention.py for what happens to each table after that).
     retention_days: int = 365
     webhook_body_retention_days: int = 30
     # Rows per purge transaction: short transactions never hold a big table's locks for long.
     retention_batch_size: int = 5000
-    # Observability (bot/logs.py, bot/metrics.py, bot/health.py).
+    # Observability (bot/ops/logs.py, bot/ops/metrics.py, bot/ops/health.py).
     log_format: str = "text"  # json | text; from_env: json with a real LINE channel
     log_level: str = "INFO"
     metrics_token: str = ""  # bearer token for /metrics; empty: /metrics answers 404

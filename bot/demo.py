@@ -59,7 +59,7 @@ def load_demo_data(db: Database, simulator_store=None, *, operators: bool = Fals
 
 
 def _load_demo_operators(db: Database) -> int:
-    from .console.auth import hash_password
+    from bot.console.auth import hash_password
 
     added = 0
     with db.transaction() as session:

@@ -25,7 +25,7 @@ _own_metrics_dir = None
 if not os.environ.get(_METRICS_DIR_ENV):
     if "prometheus_client" in sys.modules:
         raise RuntimeError("prometheus_client was imported before bot.gunicorn_conf set PROMETHEUS_MULTIPROC_DIR: "
-                           "bot/__init__.py must not import, at module level, anything that reaches bot.metrics")
+                           "bot/__init__.py must not import, at module level, anything that reaches bot.ops.metrics")
     _own_metrics_dir = os.environ[_METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="desk-metrics-")
 
 

@@ -10,12 +10,12 @@ from conversations.desk import DeskSettings
 from conversations.policy import PolicyDocument, load_policies
 from models.database import Database
 
-from .clock import Clock, system_clock
-from .config import Config
-from .graph_api import GraphApi
-from .line_api import LineApi
-from .meetings import LocalMeetings
-from .policy_store import PublishedPolicies
+from bot.clock import Clock, system_clock
+from bot.config import Config
+from bot.teams.graph_api import GraphApi
+from bot.line.api import LineApi
+from bot.teams.meetings import LocalMeetings
+from bot.policy.store import PublishedPolicies
 
 
 @dataclass

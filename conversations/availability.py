@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from .schedule import BookingRules, bookable, slot_starts, to_tokyo
+from conversations.schedule import BookingRules, bookable, slot_starts, to_tokyo
 
 Taken = set[tuple[int, datetime]]
 

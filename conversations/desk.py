@@ -1,6 +1,6 @@
 """What the conversation needs from the desk: the port the flows call, and its plain values.
 
-The flows only see this protocol; `bot/desk.py` implements it over the database. Everything here
+The flows only see this protocol; `handlers/database_desk.py` implements it over the database. Everything here
 is about one user, the one whose turn it is.
 """
 
@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
-from .policy import PolicyDocument
-from .schedule import DEFAULT_RULES, BookingRules
+from conversations.policy import PolicyDocument
+from conversations.schedule import DEFAULT_RULES, BookingRules
 
 DEMO_TOPICS = ("キャリア・転職", "収入・家計", "職場の悩み・労働条件", "その他")
 DEMO_HOTLINES = (

@@ -13,12 +13,12 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
-from . import messages as m
-from . import texts
-from .desk import Desk
-from .flow import Advance, Chose, Ctx, Exit, Finish, Flow, Outcome, Reask, Reply, Said, Start, State, Stay
-from .flows import FLOWS
-from .inputs import Follow, Postback, Text, Unfollow, Unsupported, UserInput
+from conversations import messages as m
+from conversations import texts
+from conversations.desk import Desk
+from conversations.flow import Advance, Chose, Ctx, Exit, Finish, Flow, Outcome, Reask, Reply, Said, Start, State, Stay
+from conversations.flows import FLOWS
+from conversations.inputs import Follow, Postback, Text, Unfollow, Unsupported, UserInput
 
 REASK_CAP = 3
 

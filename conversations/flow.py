@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
-from . import messages as m
-from .desk import Desk
+from conversations import messages as m
+from conversations.desk import Desk
 
 
 @dataclass

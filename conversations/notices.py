@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from . import messages as m
-from .desk import DeskSettings
-from .flows.booking_cards import PREPARE
-from .schedule import label_slot
-from .texts import with_menu
+from conversations import messages as m
+from conversations.desk import DeskSettings
+from conversations.flows.booking_cards import PREPARE
+from conversations.schedule import label_slot
+from conversations.texts import with_menu
 
 
 def join_link(settings: DeskSettings, slot: datetime, topic: str, join_url: str, heading: str) -> m.Message:

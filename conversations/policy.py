@@ -2,7 +2,7 @@
 
 One file per version, named `<version>.md`, in `conversations/policies/`. A broken file raises
 `PolicyError` at load time: shipping a policy nobody can read must fail the deploy, not a user.
-Versions published from the operator console (database rows, see `bot/policy_store.py`) join the
+Versions published from the operator console (database rows, see `bot/policy/store.py`) join the
 files through `merge_policies`.
 """
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from . import messages as m
-from .desk import DeskSettings, Maintenance
+from conversations import messages as m
+from conversations.desk import DeskSettings, Maintenance
 
 BOOK, MY_BOOKINGS, POLICY, FAQ = "menu:book", "menu:bookings", "menu:policy", "menu:faq"
 MENU_ITEMS = (

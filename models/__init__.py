@@ -1,23 +1,23 @@
 """ORM models (SQLAlchemy 2, typed) and their Alembic migrations."""
 
-from .audit import AuditEntry
-from .base import Base
-from .booking import Booking
-from .consent import PolicyConsent
-from .conversation_state import ConversationState
-from .counsellor import Counsellor
-from .desk_setting import DeskSetting
-from .job import Job
-from .line_user import LineUser
-from .local_meeting import LocalMeeting
-from .message_log import MessageLog
-from .operator import Operator
-from .operator_alert import OperatorAlert
-from .outbound_message import OutboundMessage
-from .policy_version import PolicyVersion
-from .sign_in_attempt import SignInAttempt
-from .simulator import SimChatEntry, SimPersona, SimReplyToken, SimRetryKey, SimRichMenu
-from .webhook_event import WebhookEvent
+from models.audit import AuditEntry
+from models.base import Base
+from models.booking import Booking
+from models.consent import PolicyConsent
+from models.conversation_state import ConversationState
+from models.counsellor import Counsellor
+from models.desk_setting import DeskSetting
+from models.job import Job
+from models.line_user import LineUser
+from models.local_meeting import LocalMeeting
+from models.message_log import MessageLog
+from models.operator import Operator
+from models.operator_alert import OperatorAlert
+from models.outbound_message import OutboundMessage
+from models.policy_version import PolicyVersion
+from models.sign_in_attempt import SignInAttempt
+from models.simulator import SimChatEntry, SimPersona, SimReplyToken, SimRetryKey, SimRichMenu
+from models.webhook_event import WebhookEvent
 
 __all__ = [
     "AuditEntry",

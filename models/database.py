@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from .base import CLOCK
+from models.base import CLOCK
 
 
 def normalise_url(url: str) -> str:
@@ -89,7 +89,7 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
 
 
 # How the job queue's claim is planned on PostgreSQL, for all of a connection from `Database.queue()`
-# (the first two: bot/jobs.py says why). Custom plans: psycopg prepares
+# (the first two: bot/queue/jobs.py says why). Custom plans: psycopg prepares
 # a statement after five runs, and PostgreSQL's generic plan for the claim, made without the values
 # of `now` and `after`, cost 4.5 ms a claim against 0.2 ms planned for its values (log_min_duration_statement
 # after a flood): claims alone were most of PostgreSQL's CPU at 50 turns/s.

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, BigId, stamped
+from models.base import Base, BigId, stamped
 
 PENDING, RUNNING, DONE, DEAD = "pending", "running", "done", "dead"
 ACTIVE = (PENDING, RUNNING)

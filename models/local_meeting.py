@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, stamped
+from models.base import Base, stamped
 
 
 class LocalMeeting(Base):

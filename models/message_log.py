@@ -7,7 +7,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, BigId, stamped
+from models.base import Base, BigId, stamped
 
 INBOUND, OUTBOUND = "in", "out"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 
-from .database import make_engine, normalise_url
+from models.database import make_engine, normalise_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

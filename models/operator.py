@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, stamped
+from models.base import Base, stamped
 
 ADMIN, COUNSELLOR, VIEWER = "admin", "counsellor", "viewer"
 ROLES = (ADMIN, COUNSELLOR, VIEWER)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, BigId, stamped
+from models.base import Base, BigId, stamped
 
 
 class SimChatEntry(Base):

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Draw bot/static/rich-menu.png from the rich menu's layout (bot/rich_menu.py).
+"""Draw bot/static/rich-menu.png from the rich menu's layout (bot/line/rich_menu.py).
 
 The committed PNG is what ships; run this again only when the layout or the labels change:
 

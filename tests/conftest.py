@@ -20,7 +20,7 @@ from bot.config import Config
 from bot.demo import load_demo_data
 from bot.services import Services
 from bot.simulator import events as line_events
-from bot.worker import Worker
+from bot.queue.worker import Worker
 from models import Job
 from models.migrate import upgrade
 from tests.support import log_scan

@@ -9,17 +9,17 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 # Each module adds its pages to bp.
-from . import audit_log, bookings, conversations, counsellors, policies, settings, sso, statistics, users, views  # noqa: F401
-from .audit import audit
-from .auth import ConsoleSettings, current_operator, public, requires
-from .blueprint import bp
-from .cli import create_operator, operator_active, operator_password
-from .sso import SsoSettings
+from bot.console import audit_log, bookings, conversations, counsellors, policies, settings, sso, statistics, users, views  # noqa: F401
+from bot.console.audit import audit
+from bot.console.auth import ConsoleSettings, current_operator, public, requires
+from bot.console.blueprint import bp
+from bot.console.cli import create_operator, operator_active, operator_password
+from bot.console.sso import SsoSettings
 
 __all__ = ["audit", "bp", "current_operator", "init_console", "public", "requires"]
 
 # Blueprints whose POSTs are machine-to-machine (signed LINE webhooks, the simulator's JSON API).
-CSRF_EXEMPT_BLUEPRINTS = ("simulator",)  # LINE's webhook is answered before Flask (bot/webhook.py)
+CSRF_EXEMPT_BLUEPRINTS = ("simulator",)  # LINE's webhook is answered before Flask (bot/line/webhook.py)
 
 
 def init_console(app: Flask) -> None:

@@ -30,7 +30,7 @@ def audit(action: str, target: str | None = None, detail: str | dict[str, Any] |
     `target` names what was acted on ("booking:AB12CD34", "line_user:17"); `detail` is short text or
     a small dict (stored as JSON text).
     """
-    from .auth import client_ip, current_operator
+    from bot.console.auth import client_ip, current_operator
 
     if operator is _UNSET:
         operator = current_operator() if has_request_context() else None

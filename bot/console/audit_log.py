@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from models import AuditEntry, Operator
 
-from .audit import audit
-from .auth import requires
-from .blueprint import bp
+from bot.console.audit import audit
+from bot.console.auth import requires
+from bot.console.blueprint import bp
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 PAGE_SIZE = 50

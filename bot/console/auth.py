@@ -109,7 +109,7 @@ def end_session() -> None:
 
 def load_operator() -> Operator | None:
     """The operator of this request's session, or None; ends a revoked or idle session."""
-    from .audit import audit
+    from bot.console.audit import audit
 
     operator_id = session.get(SESSION_OPERATOR)
     if operator_id is None:

@@ -11,7 +11,7 @@ import logging
 from flask import Blueprint, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 
-from .auth import ROLE_LABELS, current_operator, load_operator
+from bot.console.auth import ROLE_LABELS, current_operator, load_operator
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Every query goes through `bookings_visible_to(operator)`: an admin sees every booking, a counsellor
 only their own (another's answers 404, as if it did not exist). The list and the calendar show no
 user's details; the detail page does, and each view of it is audited. The actions themselves are
-plain functions (`bot/booking_actions.py`, `bot/attendance.py`) shared with the command line.
+plain functions (`handlers/bookings.py`, `handlers/attendance.py`) shared with the command line.
 """
 
 from __future__ import annotations
@@ -35,12 +35,12 @@ from models.booking import (
 )
 from models.operator import ADMIN
 
-from .. import booking_actions
-from ..attendance import AttendanceError, mark
-from .audit import audit
-from .auth import current_operator, requires
-from .blueprint import bp
-from .scope import bookings_visible_to
+from handlers import bookings as booking_actions
+from handlers.attendance import AttendanceError, mark
+from bot.console.audit import audit
+from bot.console.auth import current_operator, requires
+from bot.console.blueprint import bp
+from bot.console.scope import bookings_visible_to
 
 PER_PAGE = 50
 

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from models import Counsellor, Operator
 from models.operator import COUNSELLOR, ROLES
 
-from .audit import audit
-from .auth import MAX_PASSWORD, hash_password, normalise_email
+from bot.console.audit import audit
+from bot.console.auth import MAX_PASSWORD, hash_password, normalise_email
 
 MIN_PASSWORD = 12
 

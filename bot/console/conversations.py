@@ -16,16 +16,16 @@ from flask import abort, current_app, flash, jsonify, redirect, render_template,
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import user_actions
+from handlers import users as user_actions
 from conversations.engine import REASK_CAP
 from conversations.flows import FLOWS
 from models import Booking, ConversationState, LineUser, MessageLog, Operator, PolicyConsent
 from models.message_log import INBOUND
 
-from .audit import audit
-from .auth import current_operator, requires
-from .blueprint import bp
-from .scope import bookings_visible_to, users_visible_to
+from bot.console.audit import audit
+from bot.console.auth import current_operator, requires
+from bot.console.blueprint import bp
+from bot.console.scope import bookings_visible_to, users_visible_to
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 PAGE_SIZE = 30

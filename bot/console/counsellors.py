@@ -1,6 +1,6 @@
 """Counsellors: add, edit, deactivate; topics, weekly hours and days off.
 
-The rules live in `bot/counsellor_admin.py`; these views read the form, call it, audit the change
+The rules live in `handlers/counsellors.py`; these views read the form, call it, audit the change
 in its transaction and show the page again.
 """
 
@@ -9,13 +9,13 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from bot import counsellor_admin as admin
+from handlers import counsellors as admin
 from conversations.schedule import WEEKDAYS_JA
 from models import Counsellor
 
-from .audit import audit
-from .auth import requires
-from .blueprint import bp
+from bot.console.audit import audit
+from bot.console.auth import requires
+from bot.console.blueprint import bp
 
 
 def _services():

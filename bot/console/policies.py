@@ -1,22 +1,22 @@
 """Operating policy: versions, preview, publish a new version, agreement counts.
 
 A version published here is a `policy_versions` row; every process reads the rows per turn and per
-page (`bot/policy_store.py`), so it is in force everywhere from its effective date, and each user's
-next input after that asks for consent to it. The rules live in `bot/policy_admin.py`.
+page (`bot/policy/store.py`), so it is in force everywhere from its effective date, and each user's
+next input after that asks for consent to it. The rules live in `handlers/policies.py`.
 """
 
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
-from bot import policy_admin
-from bot.policy_pages import render_markdown
+from handlers import policies as policy_admin
+from bot.policy.pages import render_markdown
 from conversations.policy import policy_in_force
 from conversations.schedule import TOKYO, to_tokyo
 
-from .audit import audit
-from .auth import current_operator, requires
-from .blueprint import bp
+from bot.console.audit import audit
+from bot.console.auth import current_operator, requires
+from bot.console.blueprint import bp
 
 
 def _services():

@@ -1,7 +1,7 @@
 """Settings: maintenance mode with the notice users see; how long records are kept and what the last
-retention purge did (read-only: the periods are environment settings, see bot/retention.py).
+retention purge did (read-only: the periods are environment settings, see bot/ops/retention.py).
 
-The mode itself lives in `bot/maintenance.py`, shared with `flask --app bot maintenance`: while it is
+The mode itself lives in `handlers/maintenance.py`, shared with `flask --app bot maintenance`: while it is
 on, every LINE message gets the notice (and the expected end) instead of an answer.
 """
 
@@ -14,11 +14,12 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from conversations import texts
 from conversations.desk import Maintenance
 
-from .. import maintenance, retention
-from .audit import audit
-from .auth import requires
-from .blueprint import bp
-from .bookings import local_time
+from handlers import maintenance
+from bot.ops import retention
+from bot.console.audit import audit
+from bot.console.auth import requires
+from bot.console.blueprint import bp
+from bot.console.bookings import local_time
 
 # What each count of the retention purge means, as the settings page lists them.
 RETENTION_LABELS = {

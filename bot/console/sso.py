@@ -29,9 +29,9 @@ from sqlalchemy import select
 from models import Operator
 from models.database import now_in
 
-from .audit import SIGN_IN, SIGN_IN_FAILED, audit
-from .auth import current_operator, normalise_email, public, safe_next, start_session
-from .blueprint import bp
+from bot.console.audit import SIGN_IN, SIGN_IN_FAILED, audit
+from bot.console.auth import current_operator, normalise_email, public, safe_next, start_session
+from bot.console.blueprint import bp
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ from datetime import date
 
 from flask import Response, current_app, render_template, request
 
-from .. import charts
-from .. import statistics as figures
-from .audit import audit
-from .auth import requires
-from .blueprint import bp
+from bot.console import charts
+from handlers import figures
+from bot.console.audit import audit
+from bot.console.auth import requires
+from bot.console.blueprint import bp
 
 EXPORT_STATISTICS = "export_statistics"
 WEEK_CHOICES = (4, 12, 26, 52)

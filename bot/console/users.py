@@ -1,6 +1,6 @@
 """Users: restrict and lift a restriction, erase a user's personal data (admins only).
 
-The rules live in `bot/user_actions.py`; these views check the form, call it, and audit in the same
+The rules live in `handlers/users.py`; these views check the form, call it, and audit in the same
 transaction.
 """
 
@@ -11,13 +11,13 @@ from math import ceil
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from bot import user_actions
+from handlers import users as user_actions
 from models import Booking, LineUser, PolicyConsent
 
-from .audit import audit
-from .auth import current_operator, requires
-from .blueprint import bp
-from .conversations import BOOKING_STATUS, badges, display_names, page_number, services, tokyo
+from bot.console.audit import audit
+from bot.console.auth import current_operator, requires
+from bot.console.blueprint import bp
+from bot.console.conversations import BOOKING_STATUS, badges, display_names, page_number, services, tokyo
 
 PAGE_SIZE = 30
 STATUS_FILTERS = {

@@ -14,9 +14,9 @@ from models.database import now_in
 from models.booking import ATTENDED, CONFIRMED, NO_SHOW, TEAMS_FAILED
 from models.operator import ADMIN, VIEWER
 
-from .. import maintenance
-from . import throttle
-from .audit import SIGN_IN, SIGN_IN_FAILED, SIGN_IN_REFUSED, SIGN_OUT, audit
+from handlers import maintenance
+from bot.console import throttle
+from bot.console.audit import SIGN_IN, SIGN_IN_FAILED, SIGN_IN_REFUSED, SIGN_OUT, audit
 from .auth import (
     client_ip,
     current_operator,
@@ -29,9 +29,9 @@ from .auth import (
     safe_next,
     start_session,
 )
-from .blueprint import bp
-from .bookings import STATUS_BADGES, STATUS_LABELS, label_day, local_time, rows_query, to_rows, view_url
-from .scope import users_visible_to
+from bot.console.blueprint import bp
+from bot.console.bookings import STATUS_BADGES, STATUS_LABELS, label_day, local_time, rows_query, to_rows, view_url
+from bot.console.scope import users_visible_to
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 BAD_CREDENTIALS = "メールアドレスまたはパスワードが正しくありません。"

@@ -11,7 +11,7 @@ from typing import Any
 
 from ulid import ULID
 
-from ..clock import system_clock
+from bot.clock import system_clock
 
 
 def signature(channel_secret: str, body: str | bytes) -> str:

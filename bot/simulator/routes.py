@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
 
-from bot import rich_menu
+from bot.line import rich_menu
 
-from . import events
-from .platform import MessagingApi
-from .store import DatabaseStore
+from bot.simulator import events
+from bot.simulator.platform import MessagingApi
+from bot.simulator.store import DatabaseStore
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 

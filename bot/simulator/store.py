@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from models import SimChatEntry, SimPersona, SimReplyToken, SimRetryKey, SimRichMenu
 from models.database import Database
 
-from .platform import now_utc
+from bot.simulator.platform import now_utc
 
 
 class DatabaseStore:

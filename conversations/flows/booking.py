@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from .. import messages as m
-from .. import validators as v
-from ..desk import BookingDetails, Confirmed, LimitReached, SlotLost
-from ..flow import Advance, Chose, Ctx, Exit, Finish, Flow, Outcome, Reask, Reply, Said, Stay, Step
-from ..schedule import label_date, label_slot, to_tokyo
-from ..texts import NAV
-from ..when import parse_day, parse_time
-from . import booking_cards as cards
+from conversations import messages as m
+from conversations import validators as v
+from conversations.desk import BookingDetails, Confirmed, LimitReached, SlotLost
+from conversations.flow import Advance, Chose, Ctx, Exit, Finish, Flow, Outcome, Reask, Reply, Said, Stay, Step
+from conversations.schedule import label_date, label_slot, to_tokyo
+from conversations.texts import NAV
+from conversations.when import parse_day, parse_time
+from conversations.flows import booking_cards as cards
 
 
 def guard(ctx: Ctx) -> Outcome | None:

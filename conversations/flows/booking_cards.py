@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from .. import messages as m
-from .. import validators as v
-from ..desk import BookingView
-from ..flow import Ctx
-from ..schedule import BookingRules, label_date, label_slot, to_tokyo
+from conversations import messages as m
+from conversations import validators as v
+from conversations.desk import BookingView
+from conversations.flow import Ctx
+from conversations.schedule import BookingRules, label_date, label_slot, to_tokyo
 
 PREPARE = ("・周りに人がいない、静かな個室からご参加ください。\n"
            "・Microsoft Teamsのアプリを入れ、最新の状態にしておいてください。\n"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .. import messages as m
-from ..flow import Chose, Ctx, Exit, Finish, Flow, Outcome, Reask, Reply, Said, Start, Step
+from conversations import messages as m
+from conversations.flow import Chose, Ctx, Exit, Finish, Flow, Outcome, Reask, Reply, Said, Start, Step
 
 AGREE_WORDS = ("同意する", "同意します", "はい")
 DECLINE_WORDS = ("同意しない", "同意しません", "いいえ")

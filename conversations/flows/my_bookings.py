@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .. import messages as m
-from ..flow import Advance, Chose, Ctx, Finish, Flow, Outcome, Reask, Reply, Step
-from ..schedule import label_slot
+from conversations import messages as m
+from conversations.flow import Advance, Chose, Ctx, Finish, Flow, Outcome, Reask, Reply, Step
+from conversations.schedule import label_slot
 
 
 def _phone_only(ctx: Ctx) -> str:

@@ -1,6 +1,6 @@
 """The fault suite: `python -m tests.chaos.run --users 500 --events 10000` (what `make chaos` runs).
 
-It starts the real service (gunicorn web, two `bot.worker` processes, a throwaway PostgreSQL
+It starts the real service (gunicorn web, two `bot.queue.worker` processes, a throwaway PostgreSQL
 cluster) against the fake LINE platform and the fake Entra ID and Graph on loopback, and drives it
 with a scripted population: each user follows, agrees to the policy, books through the whole
 conversation, some cancel, and the rest of their events are ordinary chatter. Meanwhile:
@@ -169,7 +169,7 @@ class Service:
         self.url = f"http://127.0.0.1:{self.port}"
         self.web = self._start("web", [sys.executable, "-m", "gunicorn", "--config", "python:bot.gunicorn_conf",
                                        "--bind", f"127.0.0.1:{self.port}", "bot:create_app()"])
-        self.workers = [self._start(f"worker{i}", [sys.executable, "-m", "bot.worker"]) for i in range(workers)]
+        self.workers = [self._start(f"worker{i}", [sys.executable, "-m", "bot.queue.worker"]) for i in range(workers)]
         self.kills = 0
         self.restarts = 0
 
@@ -200,7 +200,7 @@ class Service:
             pass
         process.wait(10)
         self.kills += 1
-        self.workers[index] = self._start(f"worker{index}", [sys.executable, "-m", "bot.worker"])
+        self.workers[index] = self._start(f"worker{index}", [sys.executable, "-m", "bot.queue.worker"])
         self.restarts += 1
 
     def workers_alive(self) -> bool:

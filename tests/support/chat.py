@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator
 from zoneinfo import ZoneInfo
 
-from bot.turns import converse, user_for
+from handlers.turns import converse, user_for
 from conversations.inputs import (
     Follow,
     Postback,

@@ -23,7 +23,7 @@ GRAPH_DEFAULT_SCOPE = "https://graph.microsoft.com/.default"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
-from .https_fake import _b64url, _HttpsServer, _json
+from tests.support.https_fake import _b64url, _HttpsServer, _json
 
 # -- Entra ID ----------------------------------------------------------------------------------
 

@@ -18,8 +18,8 @@ from werkzeug.wrappers import Request, Response
 WINDOWS_ZONES = {"Tokyo Standard Time": "Asia/Tokyo", "UTC": "UTC"}
 
 
-from .fake_entra import GRAPH_DEFAULT_SCOPE, FakeEntra
-from .https_fake import _HttpsServer, _json
+from tests.support.fake_entra import GRAPH_DEFAULT_SCOPE, FakeEntra
+from tests.support.https_fake import _HttpsServer, _json
 
 # -- Graph -------------------------------------------------------------------------------------
 

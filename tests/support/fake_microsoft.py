@@ -20,9 +20,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .fake_entra import FakeEntra, TokenRequest
-from .fake_graph import Call, FakeGraph
-from .https_fake import shared_ca, trusting
+from tests.support.fake_entra import FakeEntra, TokenRequest
+from tests.support.fake_graph import Call, FakeGraph
+from tests.support.https_fake import shared_ca, trusting
 
 __all__ = ["Call", "FakeEntra", "FakeGraph", "FakeMicrosoft", "TokenRequest", "shared_ca", "trusting"]
 

@@ -1,6 +1,6 @@
 """The real app in simulator mode on a loopback port, with a worker, inside the test process.
 
-The web server is werkzeug's threaded server in a thread; the worker is `bot.worker.Worker` in
+The web server is werkzeug's threaded server in a thread; the worker is `bot.queue.worker.Worker` in
 another. The Messaging API calls the worker makes go to the server's own /simulator/line, as in
 `make run` without a LINE channel.
 """
@@ -22,7 +22,7 @@ from bot.config import Config
 from bot.demo import load_demo_data
 from bot.services import Services
 from bot.simulator.store import DatabaseStore
-from bot.worker import Worker
+from bot.queue.worker import Worker
 from tests.support.chat import TUESDAY_MORNING
 
 

@@ -13,7 +13,7 @@ the offending lines when any formatted record, message plus exception text, cont
 What it sees: records of this test process, from every thread (the in-process worker, the fake
 LINE and Microsoft servers, the Flask test client). Under pytest-xdist each worker process has its
 own root logger and runs this for its own tests. What it does not see: processes the tests start
-(gunicorn, `python -m bot.worker`, `make run`); their logs go to their own stderr. The
+(gunicorn, `python -m bot.queue.worker`, `make run`); their logs go to their own stderr. The
 `sqlalchemy` loggers keep their own WARNING level (SQLAlchemy sets it at import), as in production,
 so SQL statements and their parameters are not logged and not scanned. werkzeug's INFO request
 lines are skipped: they come from the test fakes' HTTP servers (the fake Graph's paths carry the

@@ -31,7 +31,7 @@ def service_env(**overrides: str) -> dict[str, str]:
 
 
 def start_worker(env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "bot.worker"], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "bot.queue.worker"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
 
 

@@ -1,0 +1,122 @@
+"""The one place that talks to the LINE Messaging API, through line-bot-sdk's v3 client.
+
+It turns every call into an outcome the delivery rules can act on, and never logs message
+content or tokens: only the status and LINE's `x-line-request-id`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import urllib3
+from linebot.v3.messaging import (
+    ApiClient,
+    Configuration,
+    MessagingApi,
+    PushMessageRequest,
+    ReplyMessageRequest,
+)
+from linebot.v3.messaging.exceptions import ApiException
+
+from bot.ops.metrics import observe_line_call
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(Enum):
+    OK = "ok"
+    DUPLICATE = "duplicate"  # 409: LINE had already accepted this retry key
+    RETRY = "retry"  # 429, 5xx: nothing was done; try again later
+    UNKNOWN = "unknown"  # timeout or broken connection: LINE may or may not have acted
+    REJECTED = "rejected"  # other 4xx: this request will never succeed
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    status: int | None = None
+    request_id: str | None = None
+    retry_after: float | None = None
+    detail: str = ""
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if not headers:
+        return None
+    for key, value in dict(headers).items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = _header(headers, "retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _error_detail(body: Any) -> str:
+    """LINE's error `message` field (e.g. 'Invalid reply token'); it never echoes message text."""
+    import json
+
+    try:
+        return str(json.loads(body).get("message", ""))[:200]
+    except (TypeError, ValueError, AttributeError):
+        return ""
+
+
+class LineApi:
+    def __init__(self, base_url: str, access_token: str, *, connect_timeout: float, read_timeout: float,
+                 pool_size: int = 8) -> None:
+        configuration = Configuration(host=base_url, access_token=access_token)
+        # Our job queue owns retries; urllib3 must not silently resend a POST.
+        configuration.retries = urllib3.Retry(total=0, connect=0, read=0, redirect=0, status=0)
+        configuration.connection_pool_maxsize = pool_size
+        self._client = ApiClient(configuration)
+        self._api = MessagingApi(self._client)
+        self._timeout = (connect_timeout, read_timeout)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _call(self, what: str, fn, *args, **kwargs) -> Result:
+        started = time.perf_counter()
+        result = self._send(what, fn, *args, **kwargs)
+        observe_line_call(what, result.outcome.value, result.status, time.perf_counter() - started)
+        return result
+
+    def _send(self, what: str, fn, *args, **kwargs) -> Result:
+        try:
+            response = fn(*args, _request_timeout=self._timeout, **kwargs)
+        except ApiException as e:
+            request_id = _header(e.headers, "x-line-request-id")
+            detail = _error_detail(e.body)
+            status = e.status or 0
+            if status == 409:
+                accepted = _header(e.headers, "x-line-accepted-request-id")
+                return Result(Outcome.DUPLICATE, status, accepted or request_id, detail=detail)
+            if status == 429 or status >= 500:
+                log.warning("LINE %s answered %s (x-line-request-id=%s)", what, status, request_id,
+                            extra={"line_request_id": request_id})
+                return Result(Outcome.RETRY, status, request_id, _retry_after(e.headers), detail)
+            log.error("LINE %s rejected with %s: %s (x-line-request-id=%s)", what, status, detail, request_id,
+                      extra={"line_request_id": request_id})
+            return Result(Outcome.REJECTED, status, request_id, detail=detail)
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            log.warning("LINE %s got no answer: %s", what, type(e).__name__)
+            return Result(Outcome.UNKNOWN, detail=type(e).__name__)
+        return Result(Outcome.OK, response.status_code, _header(response.headers, "x-line-request-id"))
+
+    def reply(self, reply_token: str, messages: list[dict[str, Any]]) -> Result:
+        request = ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": messages})
+        return self._call("reply", self._api.reply_message_with_http_info, request)
+
+    def push(self, to: str, messages: list[dict[str, Any]], retry_key: str) -> Result:
+        request = PushMessageRequest.from_dict({"to": to, "messages": messages})
+        return self._call("push", self._api.push_message_with_http_info, request, x_line_retry_key=retry_key)

@@ -1,0 +1,201 @@
+"""The desk as the conversation sees it (`conversations.desk.Desk`), over the database.
+
+One instance serves one user's turn, inside that turn's transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime, time, timedelta
+from typing import Callable
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from conversations import availability
+from conversations.desk import (
+    BookingDetails,
+    BookingView,
+    Confirmed,
+    DeskSettings,
+    Hold,
+    LimitReached,
+    Maintenance,
+    SlotLost,
+)
+from conversations.policy import PolicyDocument, policy_in_force
+from conversations.schedule import bookable_days, can_self_cancel, to_tokyo
+from models import Booking, Counsellor, DeskSetting, LineUser, PolicyConsent
+from models.booking import CANCELLED, CONFIRMED, EXPIRED, HELD, RELEASED
+from models.desk_setting import MAINTENANCE
+
+from handlers import handoff
+
+REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread on the phone
+
+
+def new_reference() -> str:
+    code = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    return f"{code[:4]}-{code[4:]}"
+
+
+def _windows(weekly: dict) -> dict[int, tuple[tuple[time, time], ...]]:
+    return {int(day): tuple((time.fromisoformat(a), time.fromisoformat(b)) for a, b in windows)
+            for day, windows in weekly.items()}
+
+
+class DatabaseDesk:
+    def __init__(self, session: Session, user: LineUser, settings: DeskSettings,
+                 policies: list[PolicyDocument], clock: Callable[[], datetime]) -> None:
+        self.session, self.user, self.settings = session, user, settings
+        self._policies, self._clock = policies, clock
+        self._counsellors: list[availability.Counsellor] | None = None
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    # Consent, restrictions, safety, pause
+
+    def policy(self) -> PolicyDocument:
+        return policy_in_force(self._policies, to_tokyo(self.now()).date()) or self._policies[0]
+
+    def has_agreed(self, version: str) -> bool:
+        latest = self.session.scalar(
+            select(PolicyConsent.agreed)
+            .where(PolicyConsent.user_id == self.user.id, PolicyConsent.policy_version == version)
+            .order_by(PolicyConsent.id.desc()).limit(1))
+        return bool(latest)
+
+    def record_consent(self, version: str, agreed: bool) -> None:
+        self.session.add(PolicyConsent(user_id=self.user.id, policy_version=version, agreed=agreed,
+                                       method="button", created_at=self.now()))
+
+    def maintenance(self) -> Maintenance | None:
+        setting = self.session.get(DeskSetting, MAINTENANCE)
+        if setting is None or not setting.value.get("on"):
+            return None
+        return Maintenance(setting.value.get("notice") or "", setting.value.get("until"))
+
+    def restriction(self) -> str | None:
+        if self.user.restricted_at is None:
+            return None
+        return self.user.restriction_reason or "restricted"
+
+    def flag_crisis(self) -> None:
+        self.user.flagged_at = self.now()
+
+    # Slots
+
+    def _active_counsellors(self) -> list[availability.Counsellor]:
+        if self._counsellors is None:
+            rows = self.session.scalars(select(Counsellor).where(Counsellor.active.is_(True)).order_by(Counsellor.id))
+            self._counsellors = [
+                availability.Counsellor(c.id, c.name, frozenset(c.topics), _windows(c.weekly), c.days_off_set())
+                for c in rows]
+        return self._counsellors
+
+    def _taken(self, start: datetime, end: datetime) -> availability.Taken:
+        """Slots other people hold or have booked; this user's own hold stays choosable for them."""
+        now = self.now()
+        rows = self.session.execute(
+            select(Booking.counsellor_id, Booking.starts_at).where(
+                Booking.starts_at >= start, Booking.starts_at < end,
+                (Booking.status == CONFIRMED)
+                | ((Booking.status == HELD) & (Booking.hold_expires_at > now) & (Booking.user_id != self.user.id)),
+            ))
+        return {(cid, starts) for cid, starts in rows}
+
+    def free_days(self, topic: str) -> list[date]:
+        now, rules = self.now(), self.settings.rules
+        taken = self._taken(now, now + timedelta(days=rules.horizon_days + 2))
+        counsellors = [c for c in self._active_counsellors() if topic in c.topics]
+        return [d for d in bookable_days(now, rules)
+                if availability.free_slots(d, topic, counsellors, taken, rules, now)]
+
+    def free_slots(self, topic: str, day: date) -> list[datetime]:
+        now, rules = self.now(), self.settings.rules
+        start = datetime.combine(day, time(0), tzinfo=to_tokyo(now).tzinfo)
+        taken = self._taken(start, start + timedelta(days=1))
+        return availability.free_slots(day, topic, self._active_counsellors(), taken, rules, now)
+
+    def hold(self, topic: str, slot: datetime) -> Hold | None:
+        now = self.now()
+        self.release_hold()
+        self.session.execute(
+            update(Booking).where(Booking.status == HELD, Booking.starts_at == slot, Booking.hold_expires_at <= now)
+            .values(status=EXPIRED))
+        rules = self.settings.rules
+        for _ in range(3):
+            taken = self._taken(slot, slot + timedelta(seconds=1))
+            counsellor = availability.assign(slot, topic, self._active_counsellors(), taken, rules, now)
+            if counsellor is None:
+                return None
+            booking = Booking(
+                reference=new_reference(), user_id=self.user.id, counsellor_id=counsellor.id, topic=topic,
+                starts_at=slot, ends_at=slot + timedelta(minutes=rules.session_minutes), status=HELD,
+                hold_expires_at=now + timedelta(minutes=rules.hold_minutes), created_at=now)
+            try:
+                with self.session.begin_nested():
+                    self.session.add(booking)
+            except IntegrityError:
+                continue  # someone took this counsellor's slot a moment ago: look again
+            return Hold(booking.reference, slot, booking.hold_expires_at)
+        return None
+
+    def release_hold(self) -> None:
+        self.session.execute(
+            update(Booking).where(Booking.user_id == self.user.id, Booking.status == HELD).values(status=RELEASED))
+
+    # Bookings
+
+    def _active(self) -> list[Booking]:
+        return list(self.session.scalars(
+            select(Booking).where(Booking.user_id == self.user.id, Booking.status == CONFIRMED,
+                                  Booking.starts_at > self.now()).order_by(Booking.starts_at)))
+
+    def _view(self, booking: Booking) -> BookingView:
+        return BookingView(booking.reference, booking.topic, booking.starts_at,
+                           can_self_cancel(booking.starts_at, self.now(), self.settings.rules))
+
+    def active_bookings(self) -> list[BookingView]:
+        return [self._view(b) for b in self._active()]
+
+    def confirm(self, details: BookingDetails) -> Confirmed | SlotLost | LimitReached:
+        now = self.now()
+        active = len(self._active())
+        if active >= self.settings.rules.max_active_bookings_per_user:
+            return LimitReached(active)
+        # A lapsed hold still marked held was claimed by nobody: anyone taking the slot first marks
+        # lapsed holds expired. So it is still this user's to confirm.
+        booking = self.session.scalar(
+            select(Booking).where(Booking.user_id == self.user.id, Booking.status == HELD,
+                                  Booking.starts_at == details.slot))
+        # Claim it only if it is still held when the row is locked: another user taking the slot
+        # may have marked the lapsed hold expired since it was read, and overwriting that would
+        # collide with their hold (an IntegrityError instead of "choose again"; found by
+        # tests/handlers/test_slot_race_200.py on PostgreSQL).
+        if booking is not None and not self.session.execute(
+                update(Booking).where(Booking.id == booking.id, Booking.status == HELD)
+                .values(status=CONFIRMED).execution_options(synchronize_session=False)).rowcount:
+            booking = None
+        if booking is None:
+            held = self.hold(details.topic, details.slot)
+            if held is None:
+                return SlotLost()
+            booking = self.session.scalar(select(Booking).where(Booking.reference == held.reference))
+        booking.status, booking.confirmed_at, booking.hold_expires_at = CONFIRMED, now, None
+        booking.topic = details.topic
+        booking.name, booking.furigana, booking.age = details.name, details.furigana, details.age
+        booking.email, booking.phone, booking.consultation = details.email, details.phone, details.consultation
+        self.session.flush()
+        handoff.enqueue_create(self.session, booking)
+        return Confirmed(self._view(booking))
+
+    def cancel(self, reference: str) -> BookingView | None:
+        booking = next((b for b in self._active() if b.reference == reference), None)
+        if booking is None or not can_self_cancel(booking.starts_at, self.now(), self.settings.rules):
+            return None
+        booking.status, booking.cancelled_at, booking.cancelled_by = CANCELLED, self.now(), "user"
+        handoff.enqueue_cancel(self.session, booking, "相談者からのキャンセルにより、このオンライン相談は取り消しとなりました。")
+        return self._view(booking)

@@ -1,0 +1,21 @@
+"""Which use case runs each kind of job: the table the worker dispatches on, and the list of job
+kinds the metrics report (so the web app reads it without importing the worker)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from bot.line import outbox
+from bot.line.ingest import EVENT_JOB
+from bot.services import Services
+from handlers import delivery, handoff, turns
+
+Handler = Callable[[Services, dict], None]
+
+HANDLERS: dict[str, Handler] = {
+    EVENT_JOB: turns.process_event,
+    outbox.DELIVER_JOB: delivery.deliver,
+    handoff.CREATE: handoff.create_meeting,
+    handoff.CANCEL: handoff.cancel_meeting,
+    handoff.UPDATE: handoff.update_meeting,
+}
