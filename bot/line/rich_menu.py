@@ -18,7 +18,7 @@ NAME = "mirai-career-port/main-menu"
 CHAT_BAR_TEXT = "メニュー"
 WIDTH, HEIGHT = 2500, 1686
 COLUMNS, ROWS = 2, 2
-IMAGE = Path(__file__).resolve().parent / "static" / "rich-menu.png"
+IMAGE = Path(__file__).resolve().parents[1] / "static" / "rich-menu.png"
 IMAGE_TYPE = "image/png"
 
 
