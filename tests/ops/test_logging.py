@@ -102,8 +102,8 @@ def test_the_text_format_shows_the_request_and_the_job_in_brackets(client, servi
         jobs.enqueue(session, "no_such_kind", {})
     Worker(services).run_until_idle()
     lines = text_log()
-    assert any(re.search(r" WARNING bot\.webhook webhook refused: bad signature \[req=req-42\]$", li) for li in lines)
-    assert any(re.search(r" ERROR bot\.worker job \d+ \(no_such_kind\) is dead .*\[job=\d+ no_such_kind\]$", li)
+    assert any(re.search(r" WARNING bot\.line\.webhook webhook refused: bad signature \[req=req-42\]$", li) for li in lines)
+    assert any(re.search(r" ERROR bot\.queue\.worker job \d+ \(no_such_kind\) is dead .*\[job=\d+ no_such_kind\]$", li)
                for li in lines)
 
 
