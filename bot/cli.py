@@ -10,6 +10,7 @@ import click
 from flask import Flask, current_app
 
 from models.migrate import upgrade
+from bot.services import current_services
 
 
 def register_commands(app: Flask) -> None:
@@ -20,7 +21,7 @@ def register_commands(app: Flask) -> None:
     @app.cli.command("db-upgrade")
     def db_upgrade() -> None:
         """Apply every pending database migration."""
-        upgrade(current_app.extensions["config"].database_url)
+        upgrade(current_services().config.database_url)
         click.echo("database is up to date")
 
     @app.cli.command("demo-data")
@@ -30,8 +31,8 @@ def register_commands(app: Flask) -> None:
 
         from bot.demo import DEMO_OPERATORS, DEMO_PASSWORD
 
-        simulator = current_app.extensions["config"].simulator
-        added = load_demo_data(current_app.extensions["db"], current_app.extensions.get("simulator_store"),
+        simulator = current_services().config.simulator
+        added = load_demo_data(current_services().db, current_app.extensions.get("simulator_store"),
                                operators=simulator)
         click.echo(f"demo data loaded ({added} added)")
         if simulator:
@@ -44,7 +45,7 @@ def register_commands(app: Flask) -> None:
         """Run the web server and a worker together, as `make run` does; Ctrl-C stops both."""
         from honcho.manager import Manager
 
-        config = current_app.extensions["config"]
+        config = current_services().config
         python = shlex.quote(sys.executable)
         env = {**os.environ, "PORT": str(config.port), "PYTHONUNBUFFERED": "1"}
         if config.simulator:
@@ -76,7 +77,7 @@ def register_commands(app: Flask) -> None:
         from handlers import maintenance as mode
 
         try:
-            with current_app.extensions["db"].transaction() as session:
+            with current_services().db.transaction() as session:
                 mode.set_mode(session, state == "on", notice, until)
         except mode.MaintenanceError as e:
             raise click.ClickException(str(e)) from None
@@ -89,7 +90,7 @@ def register_commands(app: Flask) -> None:
         """Mark a session attended or a no-show (repeated no-shows restrict the user)."""
         from handlers.attendance import AttendanceError, mark
 
-        services = current_app.extensions["services"]
+        services = current_services()
         try:
             with services.db.transaction() as session:
                 booking = mark(session, services, reference, outcome == "attended", services.clock())
@@ -104,7 +105,7 @@ def register_commands(app: Flask) -> None:
         """Cancel a booking for the desk: the Teams invite is withdrawn and the user is told on LINE."""
         from handlers.bookings import BookingActionError, cancel_for_desk
 
-        services = current_app.extensions["services"]
+        services = current_services()
         try:
             with services.db.transaction() as session:
                 cancel_for_desk(session, services, reference, reason, services.clock())
@@ -119,7 +120,7 @@ def register_commands(app: Flask) -> None:
         from handlers.bookings import BookingActionError, retry_handoff
 
         try:
-            with current_app.extensions["db"].transaction() as session:
+            with current_services().db.transaction() as session:
                 retry_handoff(session, reference)
         except BookingActionError as e:
             raise click.ClickException(str(e)) from None
@@ -132,7 +133,7 @@ def register_commands(app: Flask) -> None:
 
         from models import OperatorAlert
 
-        with current_app.extensions["db"].transaction() as session:
+        with current_services().db.transaction() as session:
             rows = session.scalars(select(OperatorAlert).where(OperatorAlert.resolved_at.is_(None))
                                    .order_by(OperatorAlert.id.desc())).all()
             for alert in rows:
@@ -145,7 +146,7 @@ def register_commands(app: Flask) -> None:
         """Show the job queue: counts by status and the latest dead jobs."""
         from bot.queue import jobs
 
-        with current_app.extensions["db"].transaction() as session:
+        with current_services().db.transaction() as session:
             for status, n in sorted(jobs.counts(session).items()):
                 click.echo(f"{status:8} {n}")
             for job in jobs.dead_jobs(session, 20):
@@ -162,7 +163,7 @@ def register_commands(app: Flask) -> None:
         from bot.ops import retention
 
         try:
-            report = retention.run(current_app.extensions["services"], dry_run=dry_run, force=True, trigger="cli")
+            report = retention.run(current_services(), dry_run=dry_run, force=True, trigger="cli")
         except retention.PurgeRunning as e:
             raise click.ClickException(str(e)) from None
         if report is None:

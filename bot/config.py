@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import uuid
 from dataclasses import dataclass, field, replace
 from datetime import date, time
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from dotenv import load_dotenv
 
-from bot.teams.graph_api import GraphSettings
+from bot.teams.graph_api import MICROSOFT_AUTHORITY_HOST, GraphSettings
 from conversations.desk import DEMO_TOPICS, DeskSettings
 from conversations.policy import POLICY_FOLDER
 from conversations.schedule import BookingRules
@@ -123,6 +124,41 @@ def _simulator_credentials(instance: Path) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class SsoSettings:
+    """Console sign-in with Microsoft Entra ID (CONSOLE_SSO_*); None in Config: passwords only."""
+
+    tenant_id: str
+    client_id: str
+    client_secret: str
+    authority: str | None = None
+
+    def other_tenant(self, tid: Any) -> bool:
+        """Whether an id_token's tid names another tenant (checkable when the tenant is given as a GUID)."""
+        try:
+            return bool(tid) and uuid.UUID(str(tid)) != uuid.UUID(self.tenant_id)
+        except ValueError:
+            return False
+
+    @property
+    def authority_url(self) -> str:
+        return (self.authority or f"https://{MICROSOFT_AUTHORITY_HOST}/{self.tenant_id}").rstrip("/")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "SsoSettings | None":
+        env = os.environ if env is None else env
+        names = ("CONSOLE_SSO_TENANT_ID", "CONSOLE_SSO_CLIENT_ID", "CONSOLE_SSO_CLIENT_SECRET")
+        given = [n for n in names if env.get(n)]
+        if not given:
+            return None
+        if len(given) < len(names):
+            missing = ", ".join(n for n in names if not env.get(n))
+            raise RuntimeError(f"console sign-in with Entra ID is half configured: set {missing} "
+                               "(or unset every CONSOLE_SSO_ setting)")
+        return cls(env["CONSOLE_SSO_TENANT_ID"], env["CONSOLE_SSO_CLIENT_ID"], env["CONSOLE_SSO_CLIENT_SECRET"],
+                   env.get("CONSOLE_SSO_AUTHORITY") or None)
+
+
+@dataclass(frozen=True)
 class Config:
     secret_key: str
     database_url: str
@@ -173,6 +209,9 @@ class Config:
     # Reverse proxies in front of the web processes whose X-Forwarded-* headers are believed (ProxyFix);
     # 0: none, so a client cannot choose the address the audit log and the sign-in throttle see.
     proxy_hops: int = 0
+    # The operator console: idle sign-out, and Entra ID sign-in when configured.
+    console_idle_minutes: int = 30
+    console_sso: SsoSettings | None = None
 
     @property
     def line_api_data_url(self) -> str:
@@ -204,6 +243,9 @@ class Config:
         proxy_hops = _int(env, "PROXY_HOPS", 0)
         if proxy_hops < 0:
             raise RuntimeError("PROXY_HOPS must be 0 or more")
+        idle_minutes = _int(env, "CONSOLE_IDLE_MINUTES", 30)
+        if idle_minutes < 1:
+            raise RuntimeError("CONSOLE_IDLE_MINUTES must be at least 1")
         if simulator:
             creds = _simulator_credentials(instance)
             secret, token = creds["channel_secret"], creds["access_token"]
@@ -241,6 +283,8 @@ class Config:
             reminder_minutes_before=_int(env, "REMINDER_MINUTES_BEFORE", 60),
             scheduler_seconds=_float(env, "SCHEDULER_SECONDS", 30.0),
             proxy_hops=proxy_hops,
+            console_idle_minutes=idle_minutes,
+            console_sso=SsoSettings.from_env(env),
             **_retention(env),
             **_observability(env, simulator),
             desk=DeskSettings(

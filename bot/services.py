@@ -59,3 +59,10 @@ class Services:
         self.line.close()
         self.meetings.close()
         self.db.dispose()
+
+
+def current_services() -> Services:
+    """The services of the app handling this request (or CLI command)."""
+    from flask import current_app
+
+    return current_app.extensions["services"]

@@ -11,10 +11,9 @@ from flask_wtf.csrf import CSRFProtect
 # Each module adds its pages to bp.
 from bot.console import audit_log, bookings, conversations, counsellors, policies, settings, sso, statistics, users, views  # noqa: F401
 from bot.console.audit import audit
-from bot.console.auth import ConsoleSettings, current_operator, public, requires
+from bot.console.auth import current_operator, public, requires
 from bot.console.blueprint import bp
 from bot.console.cli import create_operator, operator_active, operator_password
-from bot.console.sso import SsoSettings
 
 __all__ = ["audit", "bp", "current_operator", "init_console", "public", "requires"]
 
@@ -24,8 +23,6 @@ CSRF_EXEMPT_BLUEPRINTS = ("simulator",)  # LINE's webhook is answered before Fla
 
 def init_console(app: Flask) -> None:
     """Call once at the end of create_app, after every other blueprint is registered."""
-    app.extensions["console_settings"] = ConsoleSettings.from_env()
-    app.extensions["console_sso"] = SsoSettings.from_env()
     app.register_blueprint(bp)
     csrf = app.extensions.get("csrf") or CSRFProtect(app)
     for name in CSRF_EXEMPT_BLUEPRINTS:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import current_app, has_request_context
+from flask import has_request_context
 from sqlalchemy.orm import Session
 
 from models import AuditEntry, Operator
+from bot.services import current_services
 
 SIGN_IN, SIGN_IN_FAILED, SIGN_IN_REFUSED = "sign_in", "sign_in_failed", "sign_in_refused"
 SIGN_OUT, SIGN_OUT_IDLE, SESSION_REVOKED = "sign_out", "sign_out_idle", "session_revoked"
@@ -47,6 +48,6 @@ def audit(action: str, target: str | None = None, detail: str | dict[str, Any] |
     if session is not None:
         session.add(entry)
     else:
-        with current_app.extensions["db"].transaction() as own:
+        with current_services().db.transaction() as own:
             own.add(entry)
     return entry

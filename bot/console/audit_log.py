@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app, render_template, request
+from flask import render_template, request
 from sqlalchemy import func, select
 
 from models import AuditEntry, Operator
@@ -18,6 +18,7 @@ from models import AuditEntry, Operator
 from bot.console.audit import audit
 from bot.console.auth import requires
 from bot.console.blueprint import bp
+from bot.services import current_services
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 PAGE_SIZE = 50
@@ -124,7 +125,7 @@ def _page() -> int:
 def audit_log():
     filters, problems = _filters()
     page = _page()
-    with current_app.extensions["db"].transaction() as session:
+    with current_services().db.transaction() as session:
         rows = list(session.scalars(
             select(AuditEntry).where(*filters.conditions())
             .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())

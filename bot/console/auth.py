@@ -10,38 +10,24 @@ Local passwords are argon2id hashes (argon2-cffi's defaults, rehashed when those
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from functools import wraps
-from typing import Callable, Mapping
+from typing import Callable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import abort, current_app, flash, g, redirect, request, session, url_for
+from flask import abort, flash, g, redirect, request, session, url_for
 
 from models import Operator
 from models.operator import ADMIN, COUNSELLOR, VIEWER
+from bot.services import current_services
 
 SESSION_OPERATOR, SESSION_VERSION, SESSION_SEEN = "console_operator", "console_version", "console_seen"
 ROLE_LABELS = {ADMIN: "管理者", COUNSELLOR: "相談員", VIEWER: "閲覧者"}
 MAX_PASSWORD = 1024  # longer input is refused before hashing
 
 
-@dataclass(frozen=True)
-class ConsoleSettings:
-    idle_minutes: int = 30
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "ConsoleSettings":
-        env = os.environ if env is None else env
-        minutes = int(env.get("CONSOLE_IDLE_MINUTES") or cls.idle_minutes)
-        if minutes < 1:
-            raise RuntimeError("CONSOLE_IDLE_MINUTES must be at least 1")
-        return cls(idle_minutes=minutes)
-
-
-def settings() -> ConsoleSettings:
-    return current_app.extensions["console_settings"]
+def idle_minutes() -> int:
+    return current_services().config.console_idle_minutes
 
 
 # -- passwords -----------------------------------------------------------------------------------
@@ -90,7 +76,7 @@ def client_ip() -> str:
 # -- the session ---------------------------------------------------------------------------------
 
 def _now() -> float:
-    return current_app.extensions["services"].clock().timestamp()
+    return current_services().clock().timestamp()
 
 
 def start_session(operator: Operator) -> None:
@@ -114,7 +100,7 @@ def load_operator() -> Operator | None:
     operator_id = session.get(SESSION_OPERATOR)
     if operator_id is None:
         return None
-    with current_app.extensions["db"].transaction() as db_session:
+    with current_services().db.transaction() as db_session:
         operator = db_session.get(Operator, operator_id)
     if operator is None or not operator.active or operator.session_version != session.get(SESSION_VERSION):
         end_session()
@@ -122,7 +108,7 @@ def load_operator() -> Operator | None:
         flash("サインインの有効期限が切れました。もう一度サインインしてください。", "info")
         return None
     now = int(_now())
-    if now - int(session.get(SESSION_SEEN) or 0) > settings().idle_minutes * 60:
+    if now - int(session.get(SESSION_SEEN) or 0) > idle_minutes() * 60:
         end_session()
         audit("sign_out_idle", operator=operator)
         flash("一定時間操作がなかったため、サインアウトしました。", "info")

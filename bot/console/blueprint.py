@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from bot.console.auth import ROLE_LABELS, current_operator, load_operator
+from bot.services import current_services
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def _layout():
     return {
         "navigation": navigation(),
         "operator": current_operator(),
-        "desk_name": current_app.extensions["services"].desk_settings.desk_name,
+        "desk_name": current_services().desk_settings.desk_name,
         "role_label": lambda role: ROLE_LABELS.get(role, role),
     }
 

@@ -41,6 +41,7 @@ from bot.console.audit import audit
 from bot.console.auth import current_operator, requires
 from bot.console.blueprint import bp
 from bot.console.scope import bookings_visible_to
+from bot.services import current_services
 
 PER_PAGE = 50
 
@@ -78,12 +79,10 @@ class Row:
         return self.starts_at.astimezone(TOKYO)
 
 
-def services():
-    return current_app.extensions["services"]
 
 
 def today() -> date:
-    return services().clock().astimezone(TOKYO).date()
+    return current_services().clock().astimezone(TOKYO).date()
 
 
 def day_start(day: date) -> datetime:
@@ -161,7 +160,7 @@ def bookings():
         query = query.where(Booking.starts_at >= day_start(date_from))
     if date_to:
         query = query.where(Booking.starts_at < day_start(date_to + timedelta(days=1)))
-    with current_app.extensions["db"].transaction() as session:
+    with current_services().db.transaction() as session:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         pages = max(1, math.ceil(total / PER_PAGE))
         page = min(page, pages)
@@ -169,7 +168,7 @@ def bookings():
                                        .offset((page - 1) * PER_PAGE).limit(PER_PAGE)))
         counsellors = (session.execute(select(Counsellor.id, Counsellor.name).order_by(Counsellor.id)).all()
                        if operator.role == ADMIN else [])
-        topics = sorted(set(services().desk_settings.topics)
+        topics = sorted(set(current_services().desk_settings.topics)
                         | set(session.scalars(select(Booking.topic).where(bookings_visible_to(operator)).distinct())))
     if bad_date:
         flash("日付は 2026-12-01 の形式で指定してください。指定のない条件で表示しています。", "error")
@@ -177,7 +176,7 @@ def bookings():
                "from": date_from.isoformat() if date_from else "", "to": date_to.isoformat() if date_to else ""}
     return render_template("console/bookings.html", rows=rows, total=total, page=page, pages=pages,
                            filters=filters, counsellors=counsellors, topics=topics, statuses=STATUS_LABELS,
-                           minutes=services().desk_settings.rules.session_minutes, **_helpers())
+                           minutes=current_services().desk_settings.rules.session_minutes, **_helpers())
 
 
 # -- the week calendar ---------------------------------------------------------------------------
@@ -198,14 +197,14 @@ def grid_times(rules: BookingRules) -> list[time]:
 @requires("admin", "counsellor")
 def bookings_week():
     operator = current_operator()
-    rules = services().desk_settings.rules
+    rules = current_services().desk_settings.rules
     chosen = _parse_date(request.args.get("week"))
     if request.args.get("week") and chosen is None:
         flash("週は 2026-12-01 の形式で指定してください。今週を表示しています。", "error")
     chosen = chosen or today()
     monday = chosen - timedelta(days=chosen.weekday())
     days = [monday + timedelta(days=i) for i in range(5)]
-    with current_app.extensions["db"].transaction() as session:
+    with current_services().db.transaction() as session:
         rows = to_rows(session.execute(
             rows_query(operator)
             .where(Booking.status.in_(CALENDAR_STATUSES), Booking.starts_at >= day_start(monday),
@@ -238,8 +237,8 @@ def visible_booking(session: Session, reference: str) -> Booking:
 @requires("admin", "counsellor")
 def booking(reference: str):
     operator = current_operator()
-    config = services().config
-    with current_app.extensions["db"].transaction() as session:
+    config = current_services().config
+    with current_services().db.transaction() as session:
         found = visible_booking(session, reference)
         counsellor = session.get(Counsellor, found.counsellor_id)
         user = session.get(LineUser, found.user_id)
@@ -247,7 +246,7 @@ def booking(reference: str):
     is_admin = operator.role == ADMIN
     return render_template(
         "console/booking.html", booking=found, counsellor=counsellor, user=user,
-        when=label_when(found.starts_at, services().desk_settings.rules.session_minutes),
+        when=label_when(found.starts_at, current_services().desk_settings.rules.session_minutes),
         conversation_url=view_url("console.conversation", f"/console/conversations/{found.user_id}",
                                    user_id=found.user_id),
         teams_configured=config.graph is not None,
@@ -268,11 +267,11 @@ def _back(reference: str):
 @requires("admin")
 def booking_cancel(reference: str):
     reason = request.form.get("reason", "")
-    db = current_app.extensions["db"]
+    db = current_services().db
     try:
         with db.transaction() as session:
             visible_booking(session, reference)
-            found = booking_actions.cancel_for_desk(session, services(), reference, reason, services().clock())
+            found = booking_actions.cancel_for_desk(session, current_services(), reference, reason, current_services().clock())
             audit("cancel_booking", f"booking:{found.reference}", {"reason": found.cancel_reason}, session=session)
     except booking_actions.BookingActionError as e:
         flash(e.message_ja, "error")
@@ -285,7 +284,7 @@ def booking_cancel(reference: str):
 @requires("admin")
 def booking_retry_handoff(reference: str):
     try:
-        with current_app.extensions["db"].transaction() as session:
+        with current_services().db.transaction() as session:
             visible_booking(session, reference)
             booking_actions.retry_handoff(session, reference)
             audit("retry_handoff", f"booking:{reference}", session=session)
@@ -301,14 +300,14 @@ def booking_retry_handoff(reference: str):
 def booking_attendance(reference: str):
     outcome = request.form.get("outcome", "")
     try:
-        with current_app.extensions["db"].transaction() as session:
+        with current_services().db.transaction() as session:
             visible_booking(session, reference)  # a counsellor marks only their own sessions
             if outcome not in ATTENDANCE_OUTCOMES:
                 abort(400)
-            found = mark(session, services(), reference, ATTENDANCE_OUTCOMES[outcome], services().clock())
+            found = mark(session, current_services(), reference, ATTENDANCE_OUTCOMES[outcome], current_services().clock())
             audit("mark_attendance", f"booking:{found.reference}", {"outcome": outcome}, session=session)
     except AttendanceError as e:
-        flash(booking_actions.attendance_message_ja(e, services().config.no_show_after_minutes), "error")
+        flash(booking_actions.attendance_message_ja(e, current_services().config.no_show_after_minutes), "error")
         return _back(reference)
     flash("「参加」を記録しました。" if outcome == "attended" else "「不参加」を記録しました。", "info")
     return _back(reference)

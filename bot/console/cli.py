@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import click
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
@@ -16,6 +15,7 @@ from models.operator import COUNSELLOR, ROLES
 
 from bot.console.audit import audit
 from bot.console.auth import MAX_PASSWORD, hash_password, normalise_email
+from bot.services import current_services
 
 MIN_PASSWORD = 12
 
@@ -48,7 +48,7 @@ def create_operator(email: str, name: str, role: str, counsellor_email: str | No
             password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
         if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
             raise click.BadParameter(f"use at least {MIN_PASSWORD} characters", param_hint="--password")
-    with current_app.extensions["db"].transaction() as session:
+    with current_services().db.transaction() as session:
         if session.scalar(select(Operator.id).where(Operator.email == email)) is not None:
             raise click.ClickException(f"an operator with e-mail {email} already exists")
         counsellor_id = None
@@ -79,7 +79,7 @@ def _operator(session, email: str) -> Operator:
 @with_appcontext
 def operator_active(email: str, state: str) -> None:
     """Deactivate (off) or reactivate (on) a console operator; deactivating ends their sessions."""
-    with current_app.extensions["db"].transaction() as session:
+    with current_services().db.transaction() as session:
         operator = _operator(session, email)
         operator.active = state == "on"
         operator.session_version += 1
@@ -98,7 +98,7 @@ def operator_password(email: str, password: str | None) -> None:
         password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise click.BadParameter(f"use at least {MIN_PASSWORD} characters", param_hint="--password")
-    with current_app.extensions["db"].transaction() as session:
+    with current_services().db.transaction() as session:
         operator = _operator(session, email)
         operator.password_hash = hash_password(password)
         operator.session_version += 1

@@ -12,7 +12,7 @@ from math import ceil
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from bot.console.audit import audit
 from bot.console.auth import current_operator, requires
 from bot.console.blueprint import bp
 from bot.console.scope import bookings_visible_to, users_visible_to
+from bot.services import current_services
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 PAGE_SIZE = 30
@@ -109,8 +110,6 @@ def page_number() -> int:
         return 1
 
 
-def services():
-    return current_app.extensions["services"]
 
 
 # -- the list ------------------------------------------------------------------------------------
@@ -178,7 +177,7 @@ def conversations():
     operator = current_operator()
     filters = Filters.from_args(request.args)
     page = page_number()
-    now = services().clock()
+    now = current_services().clock()
     last = (select(MessageLog.user_id, func.max(MessageLog.created_at).label("at"))
             .group_by(MessageLog.user_id).subquery())
     activity = func.coalesce(last.c.at, LineUser.last_seen_at, LineUser.created_at)
@@ -186,7 +185,7 @@ def conversations():
             .outerjoin(ConversationState, ConversationState.user_id == LineUser.id)
             .outerjoin(last, last.c.user_id == LineUser.id)
             .where(users_visible_to(operator), *filters.conditions(now)))
-    with current_app.extensions["db"].transaction() as session:
+    with current_services().db.transaction() as session:
         total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
         rows = session.execute(base.order_by(activity.desc(), LineUser.id.desc())
                                .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
@@ -228,7 +227,7 @@ def bubble(row: MessageLog, erased: bool) -> dict[str, Any]:
 @requires("admin", "counsellor")
 def conversation(user_id: int):
     operator = current_operator()
-    with current_app.extensions["db"].transaction() as session:
+    with current_services().db.transaction() as session:
         user = visible_user(session, operator, user_id)
         rows = list(session.scalars(select(MessageLog).where(MessageLog.user_id == user.id)
                                     .order_by(MessageLog.id.desc()).limit(TIMELINE_LIMIT)))
@@ -269,7 +268,7 @@ def conversation_messages(user_id: int):
         after = max(0, int(request.args.get("after", "0")))
     except ValueError:
         after = 0
-    with current_app.extensions["db"].transaction() as session:
+    with current_services().db.transaction() as session:
         user = visible_user(session, current_operator(), user_id)
         rows = session.scalars(select(MessageLog).where(MessageLog.user_id == user.id, MessageLog.id > after)
                                .order_by(MessageLog.id).limit(POLL_LIMIT))
@@ -281,7 +280,7 @@ def conversation_messages(user_id: int):
 @requires("admin")
 def conversation_flag_handled(user_id: int):
     try:
-        with current_app.extensions["db"].transaction() as session:
+        with current_services().db.transaction() as session:
             user_actions.clear_flag(session, visible_user(session, current_operator(), user_id).id)
             audit("flag_handled", f"line_user:{user_id}", session=session)
     except user_actions.UserActionError as e:

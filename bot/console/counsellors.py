@@ -16,18 +16,17 @@ from models import Counsellor
 from bot.console.audit import audit
 from bot.console.auth import requires
 from bot.console.blueprint import bp
+from bot.services import current_services
 
 
-def _services():
-    return current_app.extensions["services"]
 
 
 def _weekdays() -> list[int]:
-    return sorted(_services().desk_settings.rules.open_weekdays)
+    return sorted(current_services().desk_settings.rules.open_weekdays)
 
 
 def _page(template: str, status: int = 200, **context):
-    settings = _services().desk_settings
+    settings = current_services().desk_settings
     windows = "、".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in settings.rules.windows)
     return render_template(template, topics=settings.topics, weekdays=[(d, WEEKDAYS_JA[d]) for d in _weekdays()],
                            desk_windows=windows, grid=settings.rules.session_minutes, **context), status
@@ -42,7 +41,7 @@ def _bookings_link(counsellor_id: int) -> str:
 @bp.get("/counsellors")
 @requires("admin")
 def counsellors():
-    with current_app.extensions["db"].transaction() as session:
+    with current_services().db.transaction() as session:
         rows = list(session.scalars(select(Counsellor).order_by(Counsellor.active.desc(), Counsellor.id)))
         audit("counsellors_viewed", "counsellors", session=session)
     return render_template("console/counsellors.html", counsellors=rows)
@@ -54,12 +53,12 @@ def counsellor_new():
     if request.method == "GET":
         return _page("console/counsellor_form.html", form=admin.CounsellorForm(), errors={}, counsellor=None)
     form = admin.CounsellorForm.from_form(request.form, _weekdays())
-    settings = _services().desk_settings
-    with current_app.extensions["db"].transaction() as session:
+    settings = current_services().desk_settings
+    with current_services().db.transaction() as session:
         checked, errors = admin.check(session, form, settings.topics, settings.rules)
         if checked is not None:
             try:
-                counsellor = admin.create(session, checked, _services().clock())
+                counsellor = admin.create(session, checked, current_services().clock())
             except admin.EmailTaken:
                 checked, errors = None, {"email": admin.EMAIL_TAKEN}
         if checked is not None:
@@ -82,8 +81,8 @@ def counsellor(counsellor_id: int):
         return _remove_day_off(counsellor_id)
     if action not in (None, "save"):
         abort(400)
-    settings = _services().desk_settings
-    with current_app.extensions["db"].transaction() as session:
+    settings = current_services().desk_settings
+    with current_services().db.transaction() as session:
         row = session.get(Counsellor, counsellor_id)
         if row is None:
             abort(404)
@@ -107,8 +106,8 @@ def counsellor(counsellor_id: int):
 
 
 def _add_day_off(counsellor_id: int):
-    now = _services().clock()
-    with current_app.extensions["db"].transaction() as session:
+    now = current_services().clock()
+    with current_services().db.transaction() as session:
         row = session.get(Counsellor, counsellor_id)
         if row is None:
             abort(404)
@@ -137,7 +136,7 @@ def _add_day_off(counsellor_id: int):
 
 
 def _remove_day_off(counsellor_id: int):
-    with current_app.extensions["db"].transaction() as session:
+    with current_services().db.transaction() as session:
         row = session.get(Counsellor, counsellor_id)
         if row is None:
             abort(404)
@@ -158,12 +157,12 @@ def counsellor_active(counsellor_id: int):
     wanted = request.form.get("active")
     if wanted not in ("0", "1"):
         abort(400)
-    with current_app.extensions["db"].transaction() as session:
+    with current_services().db.transaction() as session:
         row = session.get(Counsellor, counsellor_id)
         if row is None:
             abort(404)
         was = row.active
-        blocking = admin.set_active(session, row, wanted == "1", _services().clock())
+        blocking = admin.set_active(session, row, wanted == "1", current_services().clock())
         if not blocking and was != row.active:
             audit("counsellor_activated" if row.active else "counsellor_deactivated", f"counsellor:{row.id}",
                   {"active": [was, row.active]}, session=session)

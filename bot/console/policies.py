@@ -7,7 +7,7 @@ next input after that asks for consent to it. The rules live in `handlers/polici
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 
 from handlers import policies as policy_admin
 from bot.policy.pages import render_markdown
@@ -17,20 +17,19 @@ from conversations.schedule import TOKYO, to_tokyo
 from bot.console.audit import audit
 from bot.console.auth import current_operator, requires
 from bot.console.blueprint import bp
+from bot.services import current_services
 
 
-def _services():
-    return current_app.extensions["services"]
 
 
 def _today():
-    return to_tokyo(_services().clock()).date()
+    return to_tokyo(current_services().clock()).date()
 
 
 @bp.get("/policies")
 @requires("admin")
 def policies():
-    services = _services()
+    services = current_services()
     with services.db.transaction() as session:
         rows = policy_admin.versions(session, services.policies_now(session), _today())
     return render_template("console/policies.html", rows=rows, tokyo=TOKYO)
@@ -39,7 +38,7 @@ def policies():
 @bp.get("/policies/<version>")
 @requires("admin")
 def policy(version: str):
-    services = _services()
+    services = current_services()
     with services.db.transaction() as session:
         rows = policy_admin.versions(session, services.policies_now(session), _today())
     row = next((r for r in rows if r.policy.version == version), None)
@@ -58,7 +57,7 @@ def _form(draft: policy_admin.Draft, errors: dict[str, str], status: int = 200, 
 
 def _suggested_draft() -> policy_admin.Draft:
     """The form starts from the version in force, so an amendment is an edit, not a retyping."""
-    services = _services()
+    services = current_services()
     with services.db.transaction() as session:
         current = policy_in_force(services.policies_now(session), _today())
     if current is None:
@@ -68,7 +67,7 @@ def _suggested_draft() -> policy_admin.Draft:
 
 
 def _problems(draft: policy_admin.Draft) -> dict[str, str]:
-    services = _services()
+    services = current_services()
     with services.db.transaction() as session:
         return policy_admin.problems(draft, services.policies_now(session), _today())
 
@@ -79,7 +78,7 @@ def policy_new():
     if request.method == "GET":
         return _form(_suggested_draft(), {})
     draft = policy_admin.Draft.from_form(request.form)
-    services = _services()
+    services = current_services()
     with services.db.transaction() as session:
         errors = policy_admin.problems(draft, services.policies_now(session), _today())
         if not errors:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from conversations import texts
 from conversations.desk import Maintenance
@@ -20,6 +20,7 @@ from bot.console.audit import audit
 from bot.console.auth import requires
 from bot.console.blueprint import bp
 from bot.console.bookings import local_time
+from bot.services import current_services
 
 # What each count of the retention purge means, as the settings page lists them.
 RETENTION_LABELS = {
@@ -41,9 +42,9 @@ def preview(notice: str, until: str | None) -> str:
 @bp.get("/settings")
 @requires("admin")
 def settings():
-    with current_app.extensions["db"].transaction() as session:
+    with current_services().db.transaction() as session:
         mode = maintenance.read(session)
-        kept = retention.status(session, current_app.extensions["services"])
+        kept = retention.status(session, current_services())
     finished = datetime.fromisoformat(kept.finished_at) if kept.finished_at else None
     return render_template("console/settings.html", mode=mode, preview=preview(mode.notice, mode.until),
                            updated=local_time(mode.updated_at), notice_limit=maintenance.NOTICE_LIMIT,
@@ -64,7 +65,7 @@ def settings_maintenance():
         flash("利用者へのお知らせを入力してください。", "error")
         return redirect(url_for("console.settings"))
     try:
-        with current_app.extensions["db"].transaction() as session:
+        with current_services().db.transaction() as session:
             mode = maintenance.set_mode(session, on, notice if on else None, until if on else None)
             audit("maintenance_on" if on else "maintenance_off", "setting:maintenance",
                   {"notice": mode.notice, "until": mode.until} if on else None, session=session)

@@ -13,17 +13,14 @@ verifier) waits in the signed session cookie between the two steps.
 from __future__ import annotations
 
 import logging
-import os
-import uuid
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator
 from urllib.parse import urlparse
 
 import msal
 import requests
-from flask import abort, current_app, flash, redirect, request, session, url_for
+from flask import abort, flash, redirect, request, session, url_for
 from sqlalchemy import select
 
 from models import Operator
@@ -32,10 +29,12 @@ from models.database import now_in
 from bot.console.audit import SIGN_IN, SIGN_IN_FAILED, audit
 from bot.console.auth import current_operator, normalise_email, public, safe_next, start_session
 from bot.console.blueprint import bp
+from bot.config import SsoSettings
+from bot.teams.graph_api import MICROSOFT_AUTHORITY_HOST
+from bot.services import current_services
 
 log = logging.getLogger(__name__)
 
-MICROSOFT_AUTHORITY_HOST = "login.microsoftonline.com"
 
 # The answer comes back as a GET (response_mode=query), not the form_post msal recommends: a
 # cross-site POST would arrive without our SameSite=Lax session cookie, and with it the flow.
@@ -46,39 +45,6 @@ warnings.filterwarnings("ignore", message="response_mode='form_post' is recommen
 FLOW_KEY, NEXT_KEY = "console_sso_flow", "console_sso_next"
 NOT_ALLOWED = "このアカウントにはコンソールを利用する権限がありません。管理者にお問い合わせください。"
 FAILED = "Microsoft アカウントでのサインインを完了できませんでした。もう一度お試しください。"
-
-
-@dataclass(frozen=True)
-class SsoSettings:
-    tenant_id: str
-    client_id: str
-    client_secret: str
-    authority: str | None = None
-
-    def other_tenant(self, tid: Any) -> bool:
-        """Whether an id_token's tid names another tenant (checkable when the tenant is given as a GUID)."""
-        try:
-            return bool(tid) and uuid.UUID(str(tid)) != uuid.UUID(self.tenant_id)
-        except ValueError:
-            return False
-
-    @property
-    def authority_url(self) -> str:
-        return (self.authority or f"https://{MICROSOFT_AUTHORITY_HOST}/{self.tenant_id}").rstrip("/")
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "SsoSettings | None":
-        env = os.environ if env is None else env
-        names = ("CONSOLE_SSO_TENANT_ID", "CONSOLE_SSO_CLIENT_ID", "CONSOLE_SSO_CLIENT_SECRET")
-        given = [n for n in names if env.get(n)]
-        if not given:
-            return None
-        if len(given) < len(names):
-            missing = ", ".join(n for n in names if not env.get(n))
-            raise RuntimeError(f"console sign-in with Entra ID is half configured: set {missing} "
-                               "(or unset every CONSOLE_SSO_ setting)")
-        return cls(env["CONSOLE_SSO_TENANT_ID"], env["CONSOLE_SSO_CLIENT_ID"], env["CONSOLE_SSO_CLIENT_SECRET"],
-                   env.get("CONSOLE_SSO_AUTHORITY") or None)
 
 
 @contextmanager
@@ -97,14 +63,14 @@ def msal_app(settings: SsoSettings) -> Iterator[msal.ConfidentialClientApplicati
 
 
 def _settings() -> SsoSettings:
-    settings = current_app.extensions.get("console_sso")
+    settings = current_services().config.console_sso
     if settings is None:
         abort(404)
     return settings
 
 
 def redirect_uri() -> str:
-    return current_app.extensions["config"].public_base_url + url_for("console.sso_callback")
+    return current_services().config.public_base_url + url_for("console.sso_callback")
 
 
 @bp.get("/login/sso")
@@ -149,7 +115,7 @@ def sso_callback():
         flash(FAILED, "error")
         return redirect(url_for("console.login"))
     email = normalise_email(str(claims.get("preferred_username") or ""))
-    with current_app.extensions["db"].transaction() as db_session:
+    with current_services().db.transaction() as db_session:
         operator = db_session.scalar(select(Operator).where(Operator.email == email)) if email else None
         if settings.other_tenant(claims.get("tid")):
             reason = "other_tenant"

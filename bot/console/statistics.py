@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, current_app, render_template, request
+from flask import Response, render_template, request
 
 from bot.console import charts
 from handlers import figures
 from bot.console.audit import audit
 from bot.console.auth import requires
 from bot.console.blueprint import bp
+from bot.services import current_services
 
 EXPORT_STATISTICS = "export_statistics"
 WEEK_CHOICES = (4, 12, 26, 52)
@@ -22,7 +23,7 @@ WEEK_CHOICES = (4, 12, 26, 52)
 
 def _period() -> tuple[figures.Period, str | None]:
     """The period asked for (start/end dates, or the last `weeks`), else the last 12 weeks."""
-    today = current_app.extensions["services"].clock().astimezone(figures.TOKYO).date()
+    today = current_services().clock().astimezone(figures.TOKYO).date()
     start, end = request.args.get("start", "").strip(), request.args.get("end", "").strip()
     if start or end:
         try:
@@ -41,14 +42,14 @@ def _period() -> tuple[figures.Period, str | None]:
 
 
 def _compute(session, period: figures.Period) -> figures.Statistics:
-    return figures.compute(session, period, current_app.extensions["services"].desk_settings.topics)
+    return figures.compute(session, period, current_services().desk_settings.topics)
 
 
 @bp.get("/statistics")
 @requires("admin", "viewer")
 def statistics():
     period, problem = _period()
-    with current_app.extensions["db"].transaction() as session:
+    with current_services().db.transaction() as session:
         stats = _compute(session, period)
     weeks = period.weeks
     short = [w.short for w in weeks]
@@ -75,7 +76,7 @@ def statistics():
 @requires("admin", "viewer")
 def statistics_csv():
     period, _ = _period()
-    with current_app.extensions["db"].transaction() as session:
+    with current_services().db.transaction() as session:
         stats = _compute(session, period)
         audit(EXPORT_STATISTICS, target="statistics",
               detail={"start": period.start.isoformat(), "end": period.end.isoformat(), "format": "csv"},

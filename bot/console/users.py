@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from math import ceil
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from handlers import users as user_actions
@@ -17,7 +17,8 @@ from models import Booking, LineUser, PolicyConsent
 from bot.console.audit import audit
 from bot.console.auth import current_operator, requires
 from bot.console.blueprint import bp
-from bot.console.conversations import BOOKING_STATUS, badges, display_names, page_number, services, tokyo
+from bot.console.conversations import BOOKING_STATUS, badges, display_names, page_number, tokyo
+from bot.services import current_services
 
 PAGE_SIZE = 30
 STATUS_FILTERS = {
@@ -56,7 +57,7 @@ def users():
     bookings = (select(Booking.user_id, func.count().label("n")).group_by(Booking.user_id).subquery())
     query = (select(LineUser, func.coalesce(bookings.c.n, 0))
              .outerjoin(bookings, bookings.c.user_id == LineUser.id).where(*where))
-    with current_app.extensions["db"].transaction() as session:
+    with current_services().db.transaction() as session:
         total = session.scalar(select(func.count()).select_from(LineUser).where(*where)) or 0
         rows = session.execute(query.order_by(LineUser.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
         ids = [user.id for user, _ in rows]
@@ -81,7 +82,7 @@ def _load(session, user_id: int) -> LineUser:
 @bp.get("/users/<int:user_id>")
 @requires("admin")
 def user(user_id: int):
-    with current_app.extensions["db"].transaction() as session:
+    with current_services().db.transaction() as session:
         found = _load(session, user_id)
         bookings = list(session.scalars(select(Booking).where(Booking.user_id == user_id)
                                         .order_by(Booking.starts_at.desc())))
@@ -107,9 +108,9 @@ def _act(user_id: int, action: str, done: str):
     reason = request.form.get("reason", "")
     run = user_actions.restrict if action == "restrict_user" else user_actions.lift
     try:
-        with current_app.extensions["db"].transaction() as session:
+        with current_services().db.transaction() as session:
             _load(session, user_id)
-            run(session, services(), user_id, reason, services().clock())
+            run(session, current_services(), user_id, reason, current_services().clock())
             audit(action, f"line_user:{user_id}", {"reason": reason.strip()}, session=session)
     except user_actions.UserActionError as e:
         flash(str(e), "error")
@@ -134,13 +135,13 @@ def user_lift(user_id: int):
 @requires("admin")
 def user_erase(user_id: int):
     """GET shows what would be erased and asks the operator to type the user's number; POST erases."""
-    now = services().clock()
+    now = current_services().clock()
     if request.method == "POST":
         if request.form.get("confirm_id", "").strip().lstrip("#") != str(user_id):
             flash("確認のため、利用者番号を正しく入力してください。", "error")
             return redirect(url_for("console.user_erase", user_id=user_id), 303)
         try:
-            with current_app.extensions["db"].transaction() as session:
+            with current_services().db.transaction() as session:
                 _load(session, user_id)
                 counts = user_actions.erase(session, user_id, now)
                 audit("erase_user", f"line_user:{user_id}", counts.as_dict(), session=session)
@@ -150,7 +151,7 @@ def user_erase(user_id: int):
         flash("個人情報を消去しました。", "info")
         return redirect(url_for("console.user", user_id=user_id), 303)
 
-    with current_app.extensions["db"].transaction() as session:
+    with current_services().db.transaction() as session:
         found = _load(session, user_id)
         name = display_names(session, current_operator(), [user_id])[user_id]
         preview = user_actions.erasure_preview(session, user_id)

@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from models import Booking, LineUser, Operator, OperatorAlert
@@ -32,6 +32,7 @@ from .auth import (
 from bot.console.blueprint import bp
 from bot.console.bookings import STATUS_BADGES, STATUS_LABELS, label_day, local_time, rows_query, to_rows, view_url
 from bot.console.scope import users_visible_to
+from bot.services import current_services
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 BAD_CREDENTIALS = "メールアドレスまたはパスワードが正しくありません。"
@@ -42,7 +43,7 @@ UPCOMING_DAYS, UPCOMING_LIMIT, ALERT_LIMIT = 14, 20, 50
 
 def login_page(status: int = 200, email: str = "", next_url: str | None = None):
     return render_template("console/login.html", email=email, next_url=next_url,
-                           sso_enabled=current_app.extensions.get("console_sso") is not None), status
+                           sso_enabled=current_services().config.console_sso is not None), status
 
 
 @bp.get("/login")
@@ -60,8 +61,8 @@ def login_submit():
     email = normalise_email(request.form.get("email", ""))
     password = request.form.get("password", "")
     next_url = safe_next(request.form.get("next"))
-    ip, now = client_ip(), current_app.extensions["services"].clock()
-    db = current_app.extensions["db"]
+    ip, now = client_ip(), current_services().clock()
+    db = current_services().db
     with db.transaction() as session:
         locked = throttle.locked_until(session, email, ip, now) is not None
         if locked:
@@ -115,11 +116,11 @@ def dashboard():
 def dashboard_data(operator: Operator) -> dict[str, Any]:
     """Sessions (no user names), failed handoffs, open alerts, flagged conversations, service status;
     a counsellor's lists hold only their own bookings and users."""
-    services = current_app.extensions["services"]
+    services = current_services()
     today = services.clock().astimezone(TOKYO).date()
     start = datetime.combine(today, time(0), TOKYO)
     is_admin = operator.role == ADMIN
-    with current_app.extensions["db"].transaction() as session:
+    with current_services().db.transaction() as session:
         today_rows = to_rows(session.execute(
             rows_query(operator)
             .where(Booking.starts_at >= start, Booking.starts_at < start + timedelta(days=1),
@@ -155,9 +156,9 @@ def dashboard_data(operator: Operator) -> dict[str, Any]:
 
 def admin_counts() -> dict[str, int]:
     """Counts only, no personal data: today's sessions, open alerts, failed Teams handoffs."""
-    today = current_app.extensions["services"].clock().astimezone(TOKYO).date()
+    today = current_services().clock().astimezone(TOKYO).date()
     start = datetime.combine(today, time(0), TOKYO)
-    with current_app.extensions["db"].transaction() as session:
+    with current_services().db.transaction() as session:
         bookings_today = session.scalar(
             select(func.count()).select_from(Booking)
             .where(Booking.starts_at >= start, Booking.starts_at < start + timedelta(days=1),
@@ -173,7 +174,7 @@ def admin_counts() -> dict[str, int]:
 @bp.post("/alerts/<int:alert_id>/resolve")
 @requires("admin")
 def alert_resolve(alert_id: int):
-    with current_app.extensions["db"].transaction() as session:
+    with current_services().db.transaction() as session:
         alert = session.get(OperatorAlert, alert_id)
         if alert is None:
             abort(404)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from bot.line import rich_menu
 from bot.line.rich_menu_api import RichMenuApi, RichMenuError, deploy
+from bot.services import current_services
 
 richmenu = AppGroup("richmenu", help="The rich menu under the chat (bot/line/rich_menu.py and its image).")
 
@@ -27,7 +27,7 @@ def _aftermath(error: RichMenuError, simulator: bool) -> str:
 @richmenu.command("deploy")
 def deploy_command() -> None:
     """Create the rich menu with its image, make it the default, delete the older ones of its name."""
-    config = current_app.extensions["config"]
+    config = current_services().config
     api = RichMenuApi(config)
     try:
         done = deploy(api, rich_menu.definition(), rich_menu.IMAGE.read_bytes(), rich_menu.IMAGE_TYPE, click.echo)
@@ -41,7 +41,7 @@ def deploy_command() -> None:
 @richmenu.command("show")
 def show_command() -> None:
     """List the channel's rich menus; the default one is marked with *."""
-    api = RichMenuApi(current_app.extensions["config"])
+    api = RichMenuApi(current_services().config)
     try:
         default, menus = api.default_id(), api.menus()
     except RichMenuError as e:

@@ -14,6 +14,7 @@ from flask import Blueprint, current_app
 
 
 from bot.ops import snapshot
+from bot.services import current_services
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -26,11 +27,11 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    limit = current_app.extensions["config"].ready_max_backlog_seconds
+    limit = current_services().config.ready_max_backlog_seconds
     try:
         with current_app.extensions["probe"].connect() as conn:
             snapshot.ping(conn)
-            backlog = snapshot.oldest_due_age(conn, current_app.extensions["services"].clock())
+            backlog = snapshot.oldest_due_age(conn, current_services().clock())
     except Exception as e:  # noqa: BLE001  any failure to read is "not ready", never a 500
         log.error("readiness: database unreachable (%s)", type(e).__name__)
         return {"status": "unavailable", "database": "unreachable"}, 503

@@ -30,6 +30,7 @@ from bot.clock import Clock
 from bot.ops import logs
 from bot.ops import metrics
 from bot.ops import snapshot
+from bot.services import current_services
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def _forget_request_id(_error: BaseException | None) -> None:
 
 @bp.get("/metrics")
 def scrape():
-    token = current_app.extensions["config"].metrics_token
+    token = current_services().config.metrics_token
     if not token:
         return Response("Not Found\n", 404, mimetype="text/plain")
     given = request.headers.get("Authorization", "")

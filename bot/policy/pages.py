@@ -5,8 +5,9 @@ publication shows at once on every host.
 """
 
 from __future__ import annotations
+from bot.services import current_services
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, render_template
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
@@ -24,13 +25,13 @@ def render_markdown(text: str) -> Markup:
 
 
 def _policies() -> list[PolicyDocument]:
-    services = current_app.extensions["services"]
+    services = current_services()
     with services.db.transaction() as session:
         return services.policies_now(session)
 
 
 def _today():
-    return to_tokyo(current_app.extensions["services"].clock()).date()
+    return to_tokyo(current_services().clock()).date()
 
 
 def _render(policy: PolicyDocument, policies: list[PolicyDocument]):

@@ -9,6 +9,7 @@ from bot.line import rich_menu
 from bot.simulator import events
 from bot.simulator.platform import MessagingApi
 from bot.simulator.store import DatabaseStore
+from bot.services import current_services
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 
@@ -22,7 +23,7 @@ def _store() -> DatabaseStore:
 
 @bp.route("/line/<path:api_path>", methods=["GET", "POST", "DELETE"])
 def messaging_api(api_path: str):
-    config = current_app.extensions["config"]
+    config = current_services().config
     answer = MessagingApi(_store(), config.line_channel_access_token).handle(
         request.method, "/" + api_path, dict(request.headers), request.get_data()
     )
@@ -34,7 +35,7 @@ def messaging_api(api_path: str):
 
 @bp.get("/")
 def page():
-    return render_template("simulator.html", desk_name=current_app.extensions["services"].desk_settings.desk_name)
+    return render_template("simulator.html", desk_name=current_services().desk_settings.desk_name)
 
 
 @bp.get("/api/rich-menu")
@@ -119,5 +120,5 @@ def make_event():
         abort(400, "type must be message, sticker, postback, follow or unfollow")
     store.record_user_action(user_id, shown)
     body = events.body(event)
-    secret = current_app.extensions["config"].line_channel_secret
+    secret = current_services().config.line_channel_secret
     return {"body": body, "signature": events.signature(secret, body)}

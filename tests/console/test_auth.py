@@ -15,6 +15,7 @@ import requests
 from sqlalchemy import exc, select, text
 
 from bot import create_app
+from bot.config import SsoSettings
 from models import (
     Booking,
     Counsellor,
@@ -37,21 +38,15 @@ from tests.support.console import (
 from tests.support.fake_microsoft import FakeMicrosoft
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-CONSOLE_ENV = ("CONSOLE_SSO_TENANT_ID", "CONSOLE_SSO_CLIENT_ID", "CONSOLE_SSO_CLIENT_SECRET",
-               "CONSOLE_SSO_AUTHORITY", "CONSOLE_IDLE_MINUTES")
 
 
 @pytest.fixture
-def build(config, clock, monkeypatch):
-    """Builds the app the way production does, with these CONSOLE_* settings in the environment."""
-    for name in CONSOLE_ENV:
-        monkeypatch.delenv(name, raising=False)
+def build(config, clock):
+    """Builds the app with these changes to its configuration."""
     apps = []
 
-    def build(**env: str):
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        app = create_app(config, clock=clock)
+    def build(**changes):
+        app = create_app(config.but(**changes), clock=clock)
         app.config["TESTING"] = True
         apps.append(app)
         return app
@@ -161,7 +156,7 @@ def test_five_failures_lock_the_address_even_with_the_right_password_until_the_w
 
 
 def test_an_idle_session_ends_after_the_configured_minutes(build, clock):
-    app = build(CONSOLE_IDLE_MINUTES="5")
+    app = build(console_idle_minutes=5)
     client = app.test_client()
     create_operator(app)
     sign_in(client)
@@ -308,8 +303,7 @@ def test_the_audit_log_refuses_update_and_delete(app, client):
 
 
 def _sso_app(build, entra):
-    return build(CONSOLE_SSO_TENANT_ID=entra.tenant, CONSOLE_SSO_CLIENT_ID=entra.client_id,
-                 CONSOLE_SSO_CLIENT_SECRET=entra.client_secret, CONSOLE_SSO_AUTHORITY=entra.authority)
+    return build(console_sso=SsoSettings(entra.tenant, entra.client_id, entra.client_secret, entra.authority))
 
 
 def _through_entra(client, entra):

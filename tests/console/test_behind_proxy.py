@@ -11,23 +11,19 @@ import pytest
 import requests
 
 from bot import create_app
+from bot.config import SsoSettings
 from tests.support.console import ADMIN_EMAIL, PASSWORD, audit_rows, create_operator, sign_in
 from tests.support.fake_microsoft import FakeMicrosoft
 
 PUBLIC = "https://desk.example.jp"
-SSO_ENV = ("CONSOLE_SSO_TENANT_ID", "CONSOLE_SSO_CLIENT_ID", "CONSOLE_SSO_CLIENT_SECRET", "CONSOLE_SSO_AUTHORITY")
 
 
 @pytest.fixture
-def build(config, monkeypatch):
-    for name in SSO_ENV:
-        monkeypatch.delenv(name, raising=False)
+def build(config):
     apps = []
 
-    def build(proxy_hops: int, **env: str):
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        app = create_app(config.but(proxy_hops=proxy_hops, public_base_url=PUBLIC))
+    def build(proxy_hops: int, **changes):
+        app = create_app(config.but(proxy_hops=proxy_hops, public_base_url=PUBLIC, **changes))
         app.config["TESTING"] = True
         apps.append(app)
         return app
@@ -93,8 +89,7 @@ def test_behind_a_tls_proxy_a_sign_in_posted_from_another_site_is_refused_and_th
 def test_behind_a_proxy_the_entra_redirect_uri_is_the_public_https_address(build):
     with FakeMicrosoft.running() as microsoft:
         entra = microsoft.entra
-        app = build(1, CONSOLE_SSO_TENANT_ID=entra.tenant, CONSOLE_SSO_CLIENT_ID=entra.client_id,
-                    CONSOLE_SSO_CLIENT_SECRET=entra.client_secret, CONSOLE_SSO_AUTHORITY=entra.authority)
+        app = build(1, console_sso=SsoSettings(entra.tenant, entra.client_id, entra.client_secret, entra.authority))
         create_operator(app, entra.user["preferred_username"], "viewer", None, "相談 担当")
         client = through_proxy(app, "203.0.113.9")
         client.environ_base["HTTP_X_FORWARDED_HOST"] = "attacker.example"  # a forwarded host is not used
