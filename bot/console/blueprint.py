@@ -11,6 +11,7 @@ import logging
 from flask import Blueprint, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 
+from bot.console.formatting import template_helpers
 from bot.console.auth import ROLE_LABELS, current_operator, load_operator
 from bot.services import current_services
 
@@ -40,6 +41,11 @@ def _authenticate():
         return render_error(403)
     g.console_operator = load_operator()
     return None
+
+
+@bp.context_processor
+def _formatting():
+    return template_helpers()
 
 
 @bp.after_request

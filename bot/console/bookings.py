@@ -17,21 +17,15 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from conversations.schedule import TOKYO, WEEKDAYS_JA, BookingRules, is_open_day
+from conversations.schedule import TOKYO, BookingRules, is_open_day
 from models import Booking, Counsellor, LineUser, Operator
 from models.booking import (
     ATTENDED,
     CANCELLED,
     CONFIRMED,
-    EXPIRED,
     HELD,
     NO_SHOW,
-    RELEASED,
-    TEAMS_CANCELLED,
-    TEAMS_CREATED,
     TEAMS_FAILED,
-    TEAMS_NONE,
-    TEAMS_PENDING,
 )
 from models.operator import ADMIN
 
@@ -40,21 +34,12 @@ from handlers.attendance import AttendanceError, mark
 from bot.console.audit import audit
 from bot.console.auth import current_operator, requires
 from bot.console.blueprint import bp
+from bot.console.formatting import STATUS_LABELS, moment_label
 from bot.console.scope import bookings_visible_to
 from bot.services import current_services
 
 PER_PAGE = 50
 
-STATUS_LABELS = {
-    CONFIRMED: "予約確定", ATTENDED: "参加済み", NO_SHOW: "不参加", CANCELLED: "取り消し",
-    HELD: "仮押さえ中", EXPIRED: "仮押さえ期限切れ", RELEASED: "入力中止",
-}
-STATUS_BADGES = {CONFIRMED: "badge-ok", ATTENDED: "badge-ok", NO_SHOW: "badge-warn", CANCELLED: "badge-muted",
-                 HELD: "badge-muted", EXPIRED: "badge-muted", RELEASED: "badge-muted"}
-TEAMS_LABELS = {TEAMS_NONE: "未連携", TEAMS_PENDING: "作成待ち", TEAMS_CREATED: "作成済み", TEAMS_FAILED: "失敗",
-                TEAMS_CANCELLED: "取り消し済み"}
-TEAMS_BADGES = {TEAMS_NONE: "badge-muted", TEAMS_PENDING: "badge-warn", TEAMS_CREATED: "badge-ok",
-                TEAMS_FAILED: "badge-danger", TEAMS_CANCELLED: "badge-muted"}
 CANCELLED_BY_LABELS = {"operator": "窓口", "user": "ご本人"}
 # The list shows real bookings unless a status is chosen: abandoned holds are noise there.
 DEFAULT_STATUSES = (CONFIRMED, ATTENDED, NO_SHOW, CANCELLED)
@@ -100,17 +85,9 @@ def to_rows(result) -> list[Row]:
     return [Row(*r) for r in result]
 
 
-def label_day(day: date) -> str:
-    return f"{day.month}月{day.day}日({WEEKDAYS_JA[day.weekday()]})"
-
-
 def label_when(moment: datetime, minutes: int) -> str:
     start = moment.astimezone(TOKYO)
-    return f"{start.year}年{label_day(start.date())} {start:%H:%M}〜{start + timedelta(minutes=minutes):%H:%M}"
-
-
-def local_time(moment: datetime | None) -> str:
-    return moment.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M") if moment else ""
+    return f"{moment_label(start)}〜{start + timedelta(minutes=minutes):%H:%M}"
 
 
 def _parse_date(value: str | None) -> date | None:
@@ -118,12 +95,6 @@ def _parse_date(value: str | None) -> date | None:
         return date.fromisoformat(value) if value else None
     except ValueError:
         return None
-
-
-def _helpers() -> dict[str, Any]:
-    return {"status_label": lambda s: STATUS_LABELS.get(s, s), "status_badge": lambda s: STATUS_BADGES.get(s, ""),
-            "teams_label": lambda s: TEAMS_LABELS.get(s, s), "teams_badge": lambda s: TEAMS_BADGES.get(s, ""),
-            "label_day": label_day, "local_time": local_time}
 
 
 def view_url(endpoint: str, fallback: str, **values: Any) -> str:
@@ -176,7 +147,7 @@ def bookings():
                "from": date_from.isoformat() if date_from else "", "to": date_to.isoformat() if date_to else ""}
     return render_template("console/bookings.html", rows=rows, total=total, page=page, pages=pages,
                            filters=filters, counsellors=counsellors, topics=topics, statuses=STATUS_LABELS,
-                           minutes=current_services().desk_settings.rules.session_minutes, **_helpers())
+                           minutes=current_services().desk_settings.rules.session_minutes)
 
 
 # -- the week calendar ---------------------------------------------------------------------------
@@ -219,7 +190,7 @@ def bookings_week():
     return render_template("console/bookings_week.html", days=days, times=times, cells=cells,
                            open_days={d: is_open_day(d, rules) for d in days}, monday=monday,
                            previous=monday - timedelta(days=7), following=monday + timedelta(days=7),
-                           this_week=today() - timedelta(days=today().weekday()), **_helpers())
+                           this_week=today() - timedelta(days=today().weekday()))
 
 
 # -- one booking ---------------------------------------------------------------------------------
@@ -256,7 +227,7 @@ def booking(reference: str):
         can_mark=found.status in (CONFIRMED, ATTENDED, NO_SHOW),
         reason_limit=booking_actions.REASON_LIMIT,
         cancelled_by_label=CANCELLED_BY_LABELS.get(found.cancelled_by or "", found.cancelled_by),
-        **_helpers())
+        )
 
 
 def _back(reference: str):

@@ -25,6 +25,7 @@ from models.message_log import INBOUND
 from bot.console.audit import audit
 from bot.console.auth import current_operator, requires
 from bot.console.blueprint import bp
+from bot.console.formatting import moment_label, status_label
 from bot.console.scope import bookings_visible_to, users_visible_to
 from bot.services import current_services
 
@@ -52,15 +53,9 @@ STEP_LABELS = {
 KIND_LABELS = {"follow": "（友だち追加）", "unfollow": "（ブロック）", "sticker": "（スタンプ）",
                "image": "（画像）", "video": "（動画）", "audio": "（音声）", "file": "（ファイル）",
                "location": "（位置情報）"}
-BOOKING_STATUS = {"held": "仮押さえ", "confirmed": "確定", "cancelled": "取り消し", "expired": "期限切れ",
-                  "released": "解放", "attended": "参加", "no_show": "不参加"}
 
 
 # -- shared with the users pages -----------------------------------------------------------------
-
-def tokyo(value: datetime | None, fmt: str = "%Y/%m/%d %H:%M") -> str:
-    return value.astimezone(TOKYO).strftime(fmt) if value else ""
-
 
 def flow_label(flow: str | None, step: str | None) -> str:
     if not flow:
@@ -191,7 +186,7 @@ def conversations():
                                .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
         names = display_names(session, operator, [user.id for user, _, _ in rows])
         listed = [{
-            "id": user.id, "name": names[user.id], "activity": tokyo(activity_at),
+            "id": user.id, "name": names[user.id], "activity": moment_label(activity_at),
             "where": flow_label(state.flow, state.step) if state else "",
             "reasks": state.reasks if state and state.flow else 0,
             "stuck": bool(state and state.flow and (state.reasks >= REASK_STUCK or state.updated_at
@@ -219,7 +214,7 @@ def bubble(row: MessageLog, erased: bool) -> dict[str, Any]:
     else:
         text = "（消去済み）" if erased else f"（{row.kind}）"
     return {"id": row.id, "direction": "in" if row.direction == INBOUND else "out", "text": text,
-            "time": tokyo(row.created_at, "%m/%d %H:%M"), "at": row.created_at.isoformat(),
+            "time": moment_label(row.created_at), "at": row.created_at.isoformat(),
             "where": flow_label(row.flow, row.step)}
 
 
@@ -240,16 +235,16 @@ def conversation(user_id: int):
                                         .order_by(Booking.starts_at.desc())))
         view = {
             "id": user.id, "name": display_names(session, operator, [user.id])[user.id], "badges": badges(user),
-            "flagged_at": tokyo(user.flagged_at), "erased": user.erased_at is not None,
-            "last_seen": tokyo(user.last_seen_at),
+            "flagged_at": moment_label(user.flagged_at), "erased": user.erased_at is not None,
+            "last_seen": moment_label(user.last_seen_at),
             "where": flow_label(state.flow, state.step) if state and state.flow else "",
-            "reasks": state.reasks if state else 0, "state_at": tokyo(state.updated_at) if state else "",
+            "reasks": state.reasks if state else 0, "state_at": moment_label(state.updated_at) if state else "",
         }
         messages = [bubble(row, user.erased_at is not None) for row in rows]
         consent_rows = [{"version": c.policy_version, "agreed": c.agreed, "method": c.method,
-                         "at": tokyo(c.created_at)} for c in consents]
-        booking_rows = [{"reference": b.reference, "starts": tokyo(b.starts_at), "topic": b.topic,
-                         "status": BOOKING_STATUS.get(b.status, b.status)} for b in bookings]
+                         "at": moment_label(c.created_at)} for c in consents]
+        booking_rows = [{"reference": b.reference, "starts": moment_label(b.starts_at), "topic": b.topic,
+                         "status": status_label(b.status)} for b in bookings]
         audit("view_conversation", f"line_user:{user.id}", {"messages": len(messages)}, session=session)
     return render_template("console/conversation.html", user=view, messages=messages, total=total,
                            consents=consent_rows, bookings=booking_rows,

@@ -16,6 +16,7 @@ from models import Counsellor
 from bot.console.audit import audit
 from bot.console.auth import requires
 from bot.console.blueprint import bp
+from bot.console.formatting import date_label
 from bot.services import current_services
 
 
@@ -119,7 +120,7 @@ def _add_day_off(counsellor_id: int):
         elif day < admin.today(now):
             error = "過去の日付は登録できません。本日以降の日付を入力してください。"
         elif day.isoformat() in row.days_off:
-            error = f"{day:%Y年%m月%d日}はすでに休みとして登録されています。"
+            error = f"{date_label(day)}はすでに休みとして登録されています。"
         blocking = 0
         if error is None:
             blocking = admin.add_day_off(session, row, day, now)
@@ -131,7 +132,7 @@ def _add_day_off(counsellor_id: int):
             return _page("console/counsellor.html", 409 if blocking else 422, counsellor=row, form=form, errors={},
                          day_off=typed, day_off_error=error, blocking=blocking,
                          blocking_link=_bookings_link(row.id) if blocking else None)
-    flash(f"{day:%Y年%m月%d日}を休みとして登録しました。この日の予約枠は、すぐに利用者へ表示されなくなります。", "info")
+    flash(f"{date_label(day)}を休みとして登録しました。この日の予約枠は、すぐに利用者へ表示されなくなります。", "info")
     return redirect(url_for("console.counsellor", counsellor_id=counsellor_id))
 
 
@@ -145,7 +146,7 @@ def _remove_day_off(counsellor_id: int):
         if removed:
             audit("counsellor_day_off_removed", f"counsellor:{row.id}", {"day_off": day.isoformat()}, session=session)
     if removed:
-        flash(f"{day:%Y年%m月%d日}の休みを取り消しました。", "info")
+        flash(f"{date_label(day)}の休みを取り消しました。", "info")
     else:
         flash("その休みは登録されていませんでした。", "error")
     return redirect(url_for("console.counsellor", counsellor_id=counsellor_id))

@@ -17,6 +17,7 @@ from conversations.schedule import TOKYO, to_tokyo
 from bot.console.audit import audit
 from bot.console.auth import current_operator, requires
 from bot.console.blueprint import bp
+from bot.console.formatting import date_label
 from bot.services import current_services
 
 
@@ -94,7 +95,7 @@ def policy_new():
     if errors:
         return _form(draft, errors, 422)
     effective = draft.document().effective
-    flash(f"運用ポリシー「{draft.version}」を公開しました。{effective:%Y年%m月%d日}から施行され、"
+    flash(f"運用ポリシー「{draft.version}」を公開しました。{date_label(effective)}から施行され、"
           "利用者には次のご利用時に同意をお願いします。", "info")
     return redirect(url_for("console.policy", version=draft.version))
 

@@ -19,7 +19,7 @@ from bot.ops import retention
 from bot.console.audit import audit
 from bot.console.auth import requires
 from bot.console.blueprint import bp
-from bot.console.bookings import local_time
+from bot.console.formatting import moment_label
 from bot.services import current_services
 
 # What each count of the retention purge means, as the settings page lists them.
@@ -47,8 +47,8 @@ def settings():
         kept = retention.status(session, current_services())
     finished = datetime.fromisoformat(kept.finished_at) if kept.finished_at else None
     return render_template("console/settings.html", mode=mode, preview=preview(mode.notice, mode.until),
-                           updated=local_time(mode.updated_at), notice_limit=maintenance.NOTICE_LIMIT,
-                           until_limit=maintenance.UNTIL_LIMIT, retention=kept, retention_finished=local_time(finished),
+                           updated=moment_label(mode.updated_at), notice_limit=maintenance.NOTICE_LIMIT,
+                           until_limit=maintenance.UNTIL_LIMIT, retention=kept, retention_finished=moment_label(finished),
                            retention_counts=[(label, kept.counts.get(key, 0)) for key, label in RETENTION_LABELS.items()])
 
 

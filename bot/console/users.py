@@ -17,7 +17,8 @@ from models import Booking, LineUser, PolicyConsent
 from bot.console.audit import audit
 from bot.console.auth import current_operator, requires
 from bot.console.blueprint import bp
-from bot.console.conversations import BOOKING_STATUS, badges, display_names, page_number, tokyo
+from bot.console.conversations import badges, display_names, page_number
+from bot.console.formatting import moment_label, status_label
 from bot.services import current_services
 
 PAGE_SIZE = 30
@@ -44,7 +45,7 @@ def _latest_consents(session, user_ids: list[int]) -> dict[int, PolicyConsent]:
 def consent_label(consent: PolicyConsent | None) -> str:
     if consent is None:
         return "未回答"
-    return f"{consent.policy_version} に{'同意' if consent.agreed else '不同意'}（{tokyo(consent.created_at)}）"
+    return f"{consent.policy_version} に{'同意' if consent.agreed else '不同意'}（{moment_label(consent.created_at)}）"
 
 
 @bp.get("/users")
@@ -64,7 +65,7 @@ def users():
         names = display_names(session, current_operator(), ids)
         consents = _latest_consents(session, ids)
         listed = [{"id": user.id, "name": names[user.id], "badges": badges(user), "bookings": count,
-                   "consent": consent_label(consents.get(user.id)), "last_seen": tokyo(user.last_seen_at)}
+                   "consent": consent_label(consents.get(user.id)), "last_seen": moment_label(user.last_seen_at)}
                   for user, count in rows]
         audit("view_users", "users", {"status": status or "all", "page": page, "shown": len(listed)}, session=session)
     return render_template("console/users.html", users=listed, status=status, total=total, page=page,
@@ -90,14 +91,14 @@ def user(user_id: int):
                                         .order_by(PolicyConsent.id)))
         view = {
             "id": found.id, "name": display_names(session, current_operator(), [found.id])[found.id],
-            "badges": badges(found), "created": tokyo(found.created_at), "followed": tokyo(found.followed_at),
-            "last_seen": tokyo(found.last_seen_at), "blocked": tokyo(found.blocked_at),
-            "restricted": tokyo(found.restricted_at), "restriction_reason": found.restriction_reason,
-            "flagged": tokyo(found.flagged_at), "erased": tokyo(found.erased_at),
+            "badges": badges(found), "created": moment_label(found.created_at), "followed": moment_label(found.followed_at),
+            "last_seen": moment_label(found.last_seen_at), "blocked": moment_label(found.blocked_at),
+            "restricted": moment_label(found.restricted_at), "restriction_reason": found.restriction_reason,
+            "flagged": moment_label(found.flagged_at), "erased": moment_label(found.erased_at),
             "consent": consent_label(consents[-1] if consents else None),
         }
-        booking_rows = [{"reference": b.reference, "starts": tokyo(b.starts_at), "topic": b.topic,
-                         "status": BOOKING_STATUS.get(b.status, b.status)} for b in bookings]
+        booking_rows = [{"reference": b.reference, "starts": moment_label(b.starts_at), "topic": b.topic,
+                         "status": status_label(b.status)} for b in bookings]
         audit("view_user", f"line_user:{user_id}", session=session)
     return render_template("console/user.html", user=view, bookings=booking_rows, consents=len(consents),
                            max_reason=user_actions.MAX_REASON)
@@ -155,10 +156,10 @@ def user_erase(user_id: int):
         found = _load(session, user_id)
         name = display_names(session, current_operator(), [user_id])[user_id]
         preview = user_actions.erasure_preview(session, user_id)
-        blocking = [{"reference": b.reference, "starts": tokyo(b.starts_at),
-                     "status": BOOKING_STATUS.get(b.status, b.status)}
+        blocking = [{"reference": b.reference, "starts": moment_label(b.starts_at),
+                     "status": status_label(b.status)}
                     for b in user_actions.upcoming_bookings(session, user_id, now)]
-        erased = tokyo(found.erased_at)
+        erased = moment_label(found.erased_at)
         audit("view_erase", f"line_user:{user_id}", session=session)
     items = [(ERASED_LABELS[key], n) for key, n in preview.as_dict().items()]
     return render_template("console/user_erase.html", user_id=user_id, name=name, items=items,

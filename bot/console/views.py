@@ -30,7 +30,7 @@ from .auth import (
     start_session,
 )
 from bot.console.blueprint import bp
-from bot.console.bookings import STATUS_BADGES, STATUS_LABELS, label_day, local_time, rows_query, to_rows, view_url
+from bot.console.bookings import rows_query, to_rows, view_url
 from bot.console.scope import users_visible_to
 from bot.services import current_services
 
@@ -149,8 +149,6 @@ def dashboard_data(operator: Operator) -> dict[str, Any]:
         "alerts": alerts, "flagged": flagged, "maintenance": maintenance_mode, "upcoming_days": UPCOMING_DAYS,
         "simulator": services.config.simulator, "teams_configured": services.config.graph is not None,
         "flagged_url": view_url("console.conversations", "/console/conversations?flagged=1", flagged=1),
-        "local_time": local_time, "label_day": label_day,
-        "status_label": lambda s: STATUS_LABELS.get(s, s), "status_badge": lambda s: STATUS_BADGES.get(s, ""),
     }
 
 

@@ -63,8 +63,8 @@ def test_entries_show_newest_first_in_tokyo_time_with_japanese_actions_or_the_ra
     html = client.get("/console/audit?end=2026-11-21").get_data(as_text=True)
     table = rows(html)
     assert len(table) == 2
-    assert table[0] == ["2026-11-21 23:59:59", COUNSELLOR, "something_new", "line_user:17", "", "198.51.100.4"]
-    assert table[1] == ["2026-11-20 01:02:03", "admin@desk.example.jp", "予約の閲覧 view_booking",
+    assert table[0] == ["2026年11月21日(土) 23:59:59", COUNSELLOR, "something_new", "line_user:17", "", "198.51.100.4"]
+    assert table[1] == ["2026年11月20日(金) 01:02:03", "admin@desk.example.jp", "予約の閲覧 view_booking",
                         "booking:AB12CD34", '{"from": "list"}', "203.0.113.7"]
     assert "<script>" not in html
 

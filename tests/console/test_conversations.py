@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
+from bot.console.formatting import moment_label
 from bot.demo import load_demo_data
 from models import Booking, ConversationState, LineUser, MessageLog
 from tests.support.chat import TUESDAY_MORNING, Chat, play, says, send, tap
@@ -70,7 +71,7 @@ def test_an_admin_sees_every_user_with_name_last_activity_step_and_badges(app, a
     assert "予約制限中" in body
     with db(app).transaction() as session:
         last = session.scalar(select(MessageLog).where(MessageLog.user_id == talker).order_by(MessageLog.id.desc()))
-    assert last.created_at.astimezone(TOKYO).strftime("%Y/%m/%d %H:%M") in body
+    assert moment_label(last.created_at) in body
 
 
 def test_a_typed_script_tag_is_shown_as_text_on_the_timeline(app, admin, line, worker):
@@ -97,7 +98,7 @@ def test_the_timeline_is_a_chat_with_tokyo_times_and_the_flow_and_step(app, admi
     assert '<div class="bubble">相談を予約する</div>' in body
     assert "予約 › テーマ" in body  # the question about the topic, sent in the booking flow
     for row in rows:
-        assert row.created_at.astimezone(TOKYO).strftime("%m/%d %H:%M") in body
+        assert moment_label(row.created_at) in body
     assert "2026-04-01" in body and "同意" in body  # consent history
 
 

@@ -54,7 +54,7 @@ def text(response) -> str:
 def test_the_list_shows_the_shipped_version_in_force_from_its_file(app):
     client = admin(app)
     page = text(client.get("/console/policies"))
-    assert "2026-04-01" in page and "2026年04月01日" in page and "施行中" in page and "ファイル" in page
+    assert "2026-04-01" in page and "2026年4月1日(水)" in page and "施行中" in page and "ファイル" in page
     version = text(client.get("/console/policies/2026-04-01"))
     assert "<h2>第1条（目的）</h2>" in version and "Teams" in version
     assert client.get("/console/policies/1999-01-01").status_code == 404

@@ -97,7 +97,7 @@ def test_a_chosen_period_is_shown_as_whole_iso_weeks_and_a_bad_date_falls_back_k
     client = signed_in_client(seeded)
     html = client.get("/console/statistics?start=2026-11-18&end=2026-11-11").get_data(as_text=True)
     assert [row[0] for row in table(html, "weekly-table")[1:]] == ["2026-W46", "2026-W47", "合計"]
-    assert "2026年11月09日〜2026年11月22日" in html
+    assert "2026年11月9日(月)〜2026年11月22日(日)" in html
     html = client.get("/console/statistics?start=yesterday").get_data(as_text=True)
     assert "日付は「2026-11-01」の形式で" in html
     assert len(table(html, "weekly-table")) == 14
