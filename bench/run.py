@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy import func, select, update
 
 from bench import report
 from bench.loadgen import Plan
@@ -216,14 +216,10 @@ def bench(database: str, opts: Options) -> report.Results:
     try:
         if database == "postgresql":
             cluster = start_cluster()
-            admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text("CREATE DATABASE bench"))
-            admin.dispose()
-            url = cluster.url("bench")
+            url = cluster.migrated_database("bench")
         else:
             url = f"sqlite:///{work}/bench.sqlite3"
-        upgrade(url)
+            upgrade(url)
         db = Database(url, pool_size=2)
         load_demo_data(db)
         env = service_env(PORT=str(_free_port()), DATABASE_URL=url, SECRET_KEY="bench",

@@ -40,13 +40,12 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 
 from bot.demo import load_demo_data
 from bot.simulator import events as line_events
 from models import Booking, Job, LineUser, OperatorAlert, OutboundMessage, WebhookEvent
 from models.database import Database
-from models.migrate import upgrade
 from tests.support.chat import actions_in, texts_in
 from tests.support.fake_entra import FakeEntra
 from tests.support.fake_graph import FakeGraph
@@ -594,12 +593,7 @@ def run(size: Size, log=print) -> list[str]:
     db = None
     keep_logs = True  # the service's logs stay for a look unless every check held
     try:
-        admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("CREATE DATABASE chaos"))
-        admin.dispose()
-        url = cluster.url("chaos")
-        upgrade(url)
+        url = cluster.migrated_database("chaos")
         db = Database(url, pool_size=10)
         load_demo_data(db)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "DATABASE_URL", "GRAPH_"))}
