@@ -52,7 +52,7 @@ from bot.simulator import events as line_events
 from models import Job, utcnow
 from models.database import Database
 from models.migrate import upgrade
-from tests.chaos.run import Service
+from tests.chaos.service import Service
 from tests.support.fake_line import PUSH, REPLY, FakeLine
 from tests.support.postgres import _free_port, start_cluster
 from tests.support.processes import service_env, stop_groups
