@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from tests.chaos.run import Service
+from tests.chaos.service import Service
 from tests.support.processes import descendants
 
 ROOT = Path(__file__).resolve().parents[1]

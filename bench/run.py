@@ -36,11 +36,13 @@ import threading
 import time
 import traceback
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy import func, select, update
 
 from bench import report
 from bench.loadgen import Plan
@@ -53,7 +55,7 @@ from bot.clock import system_clock
 from models import Job
 from models.database import Database
 from models.migrate import upgrade
-from tests.chaos.run import Service
+from tests.chaos.service import Service
 from tests.support.fake_line import PUSH, REPLY, FakeLine
 from tests.support.postgres import _free_port, start_cluster
 from tests.support.processes import service_env, stop_groups
@@ -207,138 +209,190 @@ def wait_answered(line: BenchLine, posts: list[report.Post], timeout: float) -> 
 
 # -- one database ---------------------------------------------------------------------------------
 
-def bench(database: str, opts: Options) -> report.Results:
-    results = report.Results(database="PostgreSQL" if database == "postgresql" else "SQLite")
-    work = Path(tempfile.mkdtemp(prefix=f"desk-bench-{database}-"))
-    cluster = service = baseline = db = None
-    line = BenchLine()
-    profiles: list[tuple[subprocess.Popen, Path]] = []
-    failed = True  # the service's logs stay for a look when the run breaks off
-    try:
-        if database == "postgresql":
-            cluster = start_cluster()
-            admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text("CREATE DATABASE bench"))
-            admin.dispose()
-            url = cluster.url("bench")
-        else:
-            url = f"sqlite:///{work}/bench.sqlite3"
-        upgrade(url)
-        db = Database(url, pool_size=2, clock=system_clock)
-        load_demo_data(db)
-        env = service_env(PORT=str(_free_port()), DATABASE_URL=url, SECRET_KEY="bench",
-                          INSTANCE_PATH=str(work / "instance"), LINE_CHANNEL_SECRET=CHANNEL_SECRET,
-                          LINE_CHANNEL_ACCESS_TOKEN=ACCESS_TOKEN, LINE_API_BASE_URL=line.url,
-                          PUBLIC_BASE_URL="https://desk.example.jp")
-        log(f"{results.database}: logs in {work}")
+class Run:
+    """What the phases of one database's run share, and what is left to stop when it ends."""
 
-        # 1. the baseline, alone on the machine (our service is not started yet)
-        port = _free_port()
-        baseline = start_baseline(env, port, work)
-        wait_http(f"http://127.0.0.1:{port}/healthz", baseline)
-        post(make_batch(line, port, 0xB0, 2000, 2000, pace="max", duration=1.5, lead=1.0), work)  # warm-up
-        posts = post(make_batch(line, port, 0xB1, opts.max_bodies, 2000, pace="max", duration=opts.max_seconds,
-                                connections=opts.connections), work)
-        results.baseline = report.ingress_summary(posts)
-        log(f"baseline: {results.baseline}")
-        stop_groups(baseline)
-        baseline = None
+    def __init__(self, database: str, opts: Options) -> None:
+        self.database, self.opts = database, opts
+        self.results = report.Results(database="PostgreSQL" if database == "postgresql" else "SQLite")
+        self.work = Path(tempfile.mkdtemp(prefix=f"desk-bench-{database}-"))
+        self.line = BenchLine()
+        self.cluster: Any = None
+        self.db: Database | None = None
+        self.env: dict[str, str] = {}
+        self.baseline: subprocess.Popen | None = None
+        self.service: Service | None = None
+        self.cpu: CpuMeter | None = None
+        self.profiles: list[tuple[subprocess.Popen, Path]] = []
+        self.failed = True  # the service's logs stay for a look when the run breaks off
 
-        # the service
-        service = Service(env, work, opts.workers)
-        service.wait_ready()
-        port = service.port
-        warm = post(make_batch(line, port, 0xA0, 200, 200, pace="rate", rate=100, duration=2.0, lead=1.0), work)
-        wait_answered(line, warm, 30)
-        wait_idle(db, 30)
+    def profile(self, pid: int, seconds: float, name: str) -> None:
+        out = self.opts.profile_dir / f"{self.database}-{name}.txt"
+        spy = start_profile(pid, seconds, out)
+        if spy:
+            self.profiles.append((spy, out))
 
-        # 2. ingress at the most the service takes
-        batch = make_batch(line, port, 0xA1, opts.max_bodies, 2000, pace="max", duration=opts.max_seconds,
-                           connections=opts.connections)
-        if opts.profile_dir:
-            workers = gunicorn_workers(service)
-            out = opts.profile_dir / f"{database}-web-worker-ingress.txt"
-            spy = start_profile(workers[0], opts.max_seconds + 2, out) if workers else None
-            if spy:
-                profiles.append((spy, out))
-        cpu = CpuMeter(service, cluster)
-        cpu.start()
-        posts = post(batch, work)
-        results.notes.append(f"CPU seconds during the max-rate ingress phase: {cpu.stop()}")
-        results.ingress = report.ingress_summary(posts)
-        log(f"ingress: {results.ingress}; queue {queue_counts(db)}")
-        dropped = drop_backlog(db, opts.drain_timeout)
-        results.notes.append(f"after the max-rate ingress phase {dropped} unturned events were dropped from the queue")
-
-        # 3. ack latency at 500 events/s
-        count = int(report.ACK_RATE * opts.ack_seconds)
-        cpu.start()
-        posts = post(make_batch(line, port, 0xA2, count, 2000, pace="rate", rate=report.ACK_RATE,
-                                duration=opts.ack_seconds, connections=32), work)
-        results.notes.append(f"CPU seconds during the {report.ACK_RATE:.0f} ev/s phase: {cpu.stop()}")
-        results.ack = report.ingress_summary(posts, from_due=True, planned=count)
-        log(f"ack at {report.ACK_RATE:.0f}/s: {results.ack}; queue {queue_counts(db)}")
-        dropped = drop_backlog(db, opts.drain_timeout)
-        results.notes.append(f"after the {report.ACK_RATE:.0f} ev/s phase {dropped} unturned events were dropped")
-
-        # 4. turns at a steady 50/s
-        count = int(report.STEADY_RATE * opts.steady_seconds)
-        cpu.start()
-        posts = post(make_batch(line, port, 0xA3, count, opts.steady_users, pace="rate", rate=report.STEADY_RATE,
-                                duration=opts.steady_seconds, connections=16), work)
-        wait_answered(line, posts, 60)
-        results.notes.append(f"CPU seconds during the steady phase (until answered): {cpu.stop()}")
-        replies, pushes = line.calls.snapshot()
-        results.steady = report.turn_summary(posts, replies, pushes, planned=count)
-        log(f"steady: {results.steady}")
-        wait_idle(db, opts.drain_timeout)
-
-        # 5. the burst: 3,000 new users within 10 s
-        batch = make_batch(line, port, 0xA4, report.BURST_USERS, report.BURST_USERS, pace="rate",
-                           rate=report.BURST_USERS / report.BURST_SECONDS, duration=report.BURST_SECONDS,
-                           connections=32, lead=4.0)
-        if opts.profile_dir:
-            out = opts.profile_dir / f"{database}-bot-worker-burst.txt"
-            spy = start_profile(service.workers[0].pid, 25, out)
-            if spy:
-                profiles.append((spy, out))
-        cpu.start()
-        posts = post(batch, work)
-        results.burst_send_seconds = max(p.started for p in posts) - min(p.started for p in posts) if posts else 0
-        wait_answered(line, posts, opts.burst_wait)
-        results.notes.append(f"CPU seconds during the burst (until answered): {cpu.stop()}")
-        replies, pushes = line.calls.snapshot()
-        results.burst = report.turn_summary(posts, replies, pushes, planned=report.BURST_USERS)
-        log(f"burst: {results.burst}")
-
-        # 6. memory
-        results.memory_mb = memory(service)
-        wait_idle(db, 30)
-        log(f"fake LINE calls: {dict(line.calls.counts)}; queue {queue_counts(db)}")
-        for spy, out in profiles:
-            try:
-                spy.wait(60)
-            except subprocess.TimeoutExpired:
-                spy.kill()
-            print(summarise_profile(out), flush=True)
-        failed = False
-        return results
-    finally:
-        for spy, _ in profiles:
+    def close(self) -> None:
+        for spy, _ in self.profiles:
             if spy.poll() is None:
                 spy.kill()
-        if baseline is not None:
-            stop_groups(baseline)
-        if service is not None:
-            service.stop()
-        if db is not None:
-            db.dispose()
-        line.close()
-        if cluster is not None:
-            cluster.stop()
-        if not failed:
-            shutil.rmtree(work, ignore_errors=True)
+        if self.baseline is not None:
+            stop_groups(self.baseline)
+        if self.service is not None:
+            self.service.stop()
+        if self.db is not None:
+            self.db.dispose()
+        self.line.close()
+        if self.cluster is not None:
+            self.cluster.stop()
+        if not self.failed:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+
+@contextmanager
+def cpu_noted(run: Run, during: str) -> Iterator[None]:
+    """Notes the CPU seconds each part of the run used while the block ran (not when it raised)."""
+    run.cpu.start()
+    yield
+    run.results.notes.append(f"CPU seconds during {during}: {run.cpu.stop()}")
+
+
+def bench(database: str, opts: Options) -> report.Results:
+    run = Run(database, opts)
+    try:
+        open_database(run)
+        measure_baseline(run)
+        start_service(run)
+        measure_ingress(run)
+        measure_ack(run)
+        measure_turns(run)
+        measure_burst(run)
+        measure_memory(run)
+        print_profiles(run)
+        run.failed = False
+        return run.results
+    finally:
+        run.close()
+
+
+def open_database(run: Run) -> None:
+    """A migrated database with the demo data, and the service's environment pointing at it."""
+    if run.database == "postgresql":
+        run.cluster = start_cluster()
+        url = run.cluster.migrated_database("bench")
+    else:
+        url = f"sqlite:///{run.work}/bench.sqlite3"
+        upgrade(url)
+    run.db = Database(url, pool_size=2, clock=system_clock)
+    load_demo_data(run.db)
+    run.env = service_env(PORT=str(_free_port()), DATABASE_URL=url, SECRET_KEY="bench",
+                          INSTANCE_PATH=str(run.work / "instance"), LINE_CHANNEL_SECRET=CHANNEL_SECRET,
+                          LINE_CHANNEL_ACCESS_TOKEN=ACCESS_TOKEN, LINE_API_BASE_URL=run.line.url,
+                          PUBLIC_BASE_URL="https://desk.example.jp")
+    log(f"{run.results.database}: logs in {run.work}")
+
+
+def measure_baseline(run: Run) -> None:
+    """1. The baseline, alone on the machine (the service is not started yet)."""
+    opts, line, work, results = run.opts, run.line, run.work, run.results
+    port = _free_port()
+    run.baseline = start_baseline(run.env, port, work)
+    wait_http(f"http://127.0.0.1:{port}/healthz", run.baseline)
+    post(make_batch(line, port, 0xB0, 2000, 2000, pace="max", duration=1.5, lead=1.0), work)  # warm-up
+    posts = post(make_batch(line, port, 0xB1, opts.max_bodies, 2000, pace="max", duration=opts.max_seconds,
+                            connections=opts.connections), work)
+    results.baseline = report.ingress_summary(posts)
+    log(f"baseline: {results.baseline}")
+    stop_groups(run.baseline)
+    run.baseline = None
+
+
+def start_service(run: Run) -> None:
+    """The service, warmed up with a few turns, on an idle queue."""
+    run.service = Service(run.env, run.work, run.opts.workers)
+    run.service.wait_ready()
+    run.cpu = CpuMeter(run.service, run.cluster)
+    warm = post(make_batch(run.line, run.service.port, 0xA0, 200, 200, pace="rate", rate=100, duration=2.0,
+                           lead=1.0), run.work)
+    wait_answered(run.line, warm, 30)
+    wait_idle(run.db, 30)
+
+
+def measure_ingress(run: Run) -> None:
+    """2. Ingress at the most the service takes."""
+    opts, service, db, results = run.opts, run.service, run.db, run.results
+    batch = make_batch(run.line, service.port, 0xA1, opts.max_bodies, 2000, pace="max", duration=opts.max_seconds,
+                       connections=opts.connections)
+    if opts.profile_dir:
+        workers = gunicorn_workers(service)
+        if workers:
+            run.profile(workers[0], opts.max_seconds + 2, "web-worker-ingress")
+    with cpu_noted(run, "the max-rate ingress phase"):
+        posts = post(batch, run.work)
+    results.ingress = report.ingress_summary(posts)
+    log(f"ingress: {results.ingress}; queue {queue_counts(db)}")
+    dropped = drop_backlog(db, opts.drain_timeout)
+    results.notes.append(f"after the max-rate ingress phase {dropped} unturned events were dropped from the queue")
+
+
+def measure_ack(run: Run) -> None:
+    """3. Ack latency at 500 events/s."""
+    opts, db, results = run.opts, run.db, run.results
+    count = int(report.ACK_RATE * opts.ack_seconds)
+    with cpu_noted(run, f"the {report.ACK_RATE:.0f} ev/s phase"):
+        posts = post(make_batch(run.line, run.service.port, 0xA2, count, 2000, pace="rate", rate=report.ACK_RATE,
+                                duration=opts.ack_seconds, connections=32), run.work)
+    results.ack = report.ingress_summary(posts, from_due=True, planned=count)
+    log(f"ack at {report.ACK_RATE:.0f}/s: {results.ack}; queue {queue_counts(db)}")
+    dropped = drop_backlog(db, opts.drain_timeout)
+    results.notes.append(f"after the {report.ACK_RATE:.0f} ev/s phase {dropped} unturned events were dropped")
+
+
+def measure_turns(run: Run) -> None:
+    """4. Turns at a steady 50/s."""
+    opts, line, results = run.opts, run.line, run.results
+    count = int(report.STEADY_RATE * opts.steady_seconds)
+    with cpu_noted(run, "the steady phase (until answered)"):
+        posts = post(make_batch(line, run.service.port, 0xA3, count, opts.steady_users, pace="rate",
+                                rate=report.STEADY_RATE, duration=opts.steady_seconds, connections=16), run.work)
+        wait_answered(line, posts, 60)
+    replies, pushes = line.calls.snapshot()
+    results.steady = report.turn_summary(posts, replies, pushes, planned=count)
+    log(f"steady: {results.steady}")
+    wait_idle(run.db, opts.drain_timeout)
+
+
+def measure_burst(run: Run) -> None:
+    """5. The burst: 3,000 new users within 10 s."""
+    opts, line, results = run.opts, run.line, run.results
+    batch = make_batch(line, run.service.port, 0xA4, report.BURST_USERS, report.BURST_USERS, pace="rate",
+                       rate=report.BURST_USERS / report.BURST_SECONDS, duration=report.BURST_SECONDS,
+                       connections=32, lead=4.0)
+    if opts.profile_dir:
+        run.profile(run.service.workers[0].pid, 25, "bot-worker-burst")
+    with cpu_noted(run, "the burst (until answered)"):
+        posts = post(batch, run.work)
+        results.burst_send_seconds = max(p.started for p in posts) - min(p.started for p in posts) if posts else 0
+        wait_answered(line, posts, opts.burst_wait)
+    replies, pushes = line.calls.snapshot()
+    results.burst = report.turn_summary(posts, replies, pushes, planned=report.BURST_USERS)
+    log(f"burst: {results.burst}")
+
+
+def measure_memory(run: Run) -> None:
+    """6. Peak resident memory of the service's processes; then the queue is left to empty."""
+    run.results.memory_mb = memory(run.service)
+    wait_idle(run.db, 30)
+    log(f"fake LINE calls: {dict(run.line.calls.counts)}; queue {queue_counts(run.db)}")
+
+
+def print_profiles(run: Run) -> None:
+    for spy, out in run.profiles:
+        try:
+            spy.wait(60)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+        print(summarise_profile(out), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from sqlalchemy import create_engine, text, update
+from sqlalchemy import update
 
 from bot import create_app
 from bot.clock import FrozenClock
@@ -109,11 +109,7 @@ def simulator_page(browser, live) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[Cluster]:
     cluster = start_cluster()
-    engine = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {TEMPLATE_DB}"))
-    engine.dispose()
-    upgrade(cluster.url(TEMPLATE_DB))
+    cluster.migrated_database(TEMPLATE_DB)
     yield cluster
     cluster.stop()
 
@@ -134,13 +130,8 @@ def database_url(request, tmp_path) -> Iterator[str]:
         return
     cluster: Cluster = request.getfixturevalue("pg_cluster")
     name = "t_" + uuid.uuid4().hex[:12]
-    admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}"))
-    yield cluster.url(name)
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-    admin.dispose()
+    yield cluster.create_database(name, template=TEMPLATE_DB)
+    cluster.drop_database(name)
 
 
 @pytest.fixture

@@ -9,9 +9,22 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 # Each module adds its pages to bp.
-from bot.console import audit_log, bookings, conversations, counsellors, policies, settings, sso, statistics, users, views  # noqa: F401
+from bot.console import (  # noqa: F401
+    audit_log,
+    bookings,
+    conversations,
+    counsellors,
+    dashboard,
+    policies,
+    settings,
+    sign_in,
+    sso,
+    statistics,
+    users,
+)
 from bot.console.audit import audit
-from bot.console.auth import current_operator, public, requires
+from bot.console.auth import public, requires
+from bot.console.identity import current_operator
 from bot.console.blueprint import bp
 from bot.console.cli import create_operator, operator_active, operator_password
 

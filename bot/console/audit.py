@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from models import AuditEntry, Operator
 from bot.services import current_services
+from bot.console.identity import client_ip, current_operator
 
 SIGN_IN, SIGN_IN_FAILED, SIGN_IN_REFUSED = "sign_in", "sign_in_failed", "sign_in_refused"
 SIGN_OUT, SIGN_OUT_IDLE, SESSION_REVOKED = "sign_out", "sign_out_idle", "session_revoked"
@@ -31,8 +32,6 @@ def audit(action: str, target: str | None = None, detail: str | dict[str, Any] |
     `target` names what was acted on ("booking:AB12CD34", "line_user:17"); `detail` is short text or
     a small dict (stored as JSON text).
     """
-    from bot.console.auth import client_ip, current_operator
-
     if operator is _UNSET:
         operator = current_operator() if has_request_context() else None
     if isinstance(detail, dict):

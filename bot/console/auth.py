@@ -20,6 +20,8 @@ from flask import abort, flash, g, redirect, request, session, url_for
 from models import Operator
 from models.operator import ADMIN, COUNSELLOR, VIEWER
 from bot.services import current_services
+from bot.console.audit import audit
+from bot.console.identity import current_operator
 
 SESSION_OPERATOR, SESSION_VERSION, SESSION_SEEN = "console_operator", "console_version", "console_seen"
 ROLE_LABELS = {ADMIN: "管理者", COUNSELLOR: "相談員", VIEWER: "閲覧者"}
@@ -67,12 +69,6 @@ def normalise_email(value: str) -> str:
     return value.strip().lower()[:254]
 
 
-def client_ip() -> str:
-    # Never X-Forwarded-For itself: any client can send one. With PROXY_HOPS set, ProxyFix (create_app)
-    # has put here the address the trusted proxy saw; without it, behind a proxy this is the proxy.
-    return (request.remote_addr or "unknown")[:45]
-
-
 # -- the session ---------------------------------------------------------------------------------
 
 def _now() -> float:
@@ -95,8 +91,6 @@ def end_session() -> None:
 
 def load_operator() -> Operator | None:
     """The operator of this request's session, or None; ends a revoked or idle session."""
-    from bot.console.audit import audit
-
     operator_id = session.get(SESSION_OPERATOR)
     if operator_id is None:
         return None
@@ -115,11 +109,6 @@ def load_operator() -> Operator | None:
         return None
     session[SESSION_SEEN] = now
     return operator
-
-
-def current_operator() -> Operator | None:
-    """The signed-in operator of this console request (None outside a console request)."""
-    return g.get("console_operator")
 
 
 # -- access rules --------------------------------------------------------------------------------

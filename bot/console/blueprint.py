@@ -12,7 +12,8 @@ from flask import Blueprint, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from bot.console.formatting import template_helpers
-from bot.console.auth import ROLE_LABELS, current_operator, load_operator
+from bot.console.auth import ROLE_LABELS, load_operator
+from bot.console.identity import current_operator
 from bot.services import current_services
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,8 @@ from models.operator import ADMIN
 from handlers import bookings as booking_actions
 from handlers.attendance import AttendanceError, mark
 from bot.console.audit import audit
-from bot.console.auth import current_operator, requires
+from bot.console.auth import requires
+from bot.console.identity import current_operator
 from bot.console.blueprint import bp
 from bot.console.formatting import STATUS_LABELS, moment_label
 from bot.console.scope import bookings_visible_to

@@ -23,7 +23,8 @@ from models import Booking, ConversationState, LineUser, MessageLog, Operator, P
 from models.message_log import INBOUND
 
 from bot.console.audit import audit
-from bot.console.auth import current_operator, requires
+from bot.console.auth import requires
+from bot.console.identity import current_operator
 from bot.console.blueprint import bp
 from bot.console.formatting import moment_label, status_label
 from bot.console.scope import bookings_visible_to, users_visible_to

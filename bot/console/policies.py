@@ -15,7 +15,8 @@ from conversations.policy import policy_in_force
 from conversations.schedule import TOKYO, to_tokyo
 
 from bot.console.audit import audit
-from bot.console.auth import current_operator, requires
+from bot.console.auth import requires
+from bot.console.identity import current_operator
 from bot.console.blueprint import bp
 from bot.console.formatting import date_label
 from bot.services import current_services

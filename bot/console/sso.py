@@ -27,7 +27,8 @@ from models import Operator
 from models.database import now_in
 
 from bot.console.audit import SIGN_IN, SIGN_IN_FAILED, audit
-from bot.console.auth import current_operator, normalise_email, public, safe_next, start_session
+from bot.console.auth import normalise_email, public, safe_next, start_session
+from bot.console.identity import current_operator
 from bot.console.blueprint import bp
 from bot.config import SsoSettings
 from bot.teams.graph_api import MICROSOFT_AUTHORITY_HOST

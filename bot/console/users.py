@@ -15,7 +15,8 @@ from handlers import users as user_actions
 from models import Booking, LineUser, PolicyConsent
 
 from bot.console.audit import audit
-from bot.console.auth import current_operator, requires
+from bot.console.auth import requires
+from bot.console.identity import current_operator
 from bot.console.blueprint import bp
 from bot.console.conversations import badges, display_names, page_number
 from bot.console.formatting import moment_label, status_label

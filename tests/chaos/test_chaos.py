@@ -1,7 +1,7 @@
 """The fault suite at a small size (`make chaos` runs it at full size): the real service on
 PostgreSQL, with LINE and Graph failing at their scripted rates, Graph down for a while, events
 posted twice or redelivered and a worker SIGKILLed, loses no booking and sends nothing twice.
-Below it, the faults the suite found, pinned down one by one."""
+Below it, single faults of that kind, each set up on its own, and the scan of the service's logs."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from bot.teams.graph_api import GraphSettings
 from bot.services import Services
 from bot.queue.worker import Worker
 from models import Booking
-from tests.chaos.run import Size, run
+from tests.chaos.driver import Size
+from tests.chaos.invariants import scan_logs
+from tests.chaos.run import run
 from tests.conftest import make_jobs_due
 from tests.support.chat import TUESDAY_MORNING, Chat, play, says, tap
 from tests.support.fake_line import REPLY
@@ -84,8 +86,6 @@ def test_a_reply_in_doubt_is_not_sent_again_when_its_retry_was_throttled(line, w
 
 
 def test_the_scan_of_the_service_processes_logs_finds_an_address_a_phone_a_typed_name_and_a_secret(tmp_path):
-    from tests.chaos.run import scan_logs
-
     (tmp_path / "web.log").write_text("INFO bot.line.webhook: stored 3 events\n"
                                       "INFO handlers.database_desk: booking for taro@example.jp\n")
     (tmp_path / "worker-0.log").write_text("WARNING x: 090-1234-5678 山田 太郎\nERROR y: token s3cret-value\n")

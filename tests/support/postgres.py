@@ -1,8 +1,9 @@
-"""A throwaway PostgreSQL cluster for the test session, from Debian's server binaries.
+"""A throwaway PostgreSQL cluster (for the test session, the fault suite and the benchmark), from
+Debian's server binaries, and its databases.
 
 initdb and pg_ctl refuse to run as root, so as root they run as the `postgres` user. The cluster
 lives in a temporary folder, listens on a free loopback port, trusts local connections, and is
-removed when the session ends.
+removed when stopped.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
+
+from sqlalchemy import create_engine, text
+
+from models.migrate import upgrade
 
 
 def _bindir() -> str:
@@ -41,6 +46,29 @@ class Cluster:
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _admin(self, statement: str) -> None:
+        # CREATE and DROP DATABASE cannot run inside a transaction.
+        engine = create_engine(self.url(), isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.execute(text(statement))
+        finally:
+            engine.dispose()
+
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """A new database, empty or a copy of `template`; returns its URL."""
+        self._admin(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
+        return self.url(name)
+
+    def migrated_database(self, name: str) -> str:
+        """A new database with the schema migrated to the latest revision; returns its URL."""
+        url = self.create_database(name)
+        upgrade(url)
+        return url
+
+    def drop_database(self, name: str) -> None:
+        self._admin(f"DROP DATABASE {name} WITH (FORCE)")
 
     def stop(self) -> None:
         subprocess.run(_as_owner([f"{self.bindir}/pg_ctl", "-D", f"{self.root}/data", "-m", "immediate", "stop"]),
