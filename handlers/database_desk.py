@@ -173,8 +173,7 @@ class DatabaseDesk:
                                   Booking.starts_at == details.slot))
         # Claim it only if it is still held when the row is locked: another user taking the slot
         # may have marked the lapsed hold expired since it was read, and overwriting that would
-        # collide with their hold (an IntegrityError instead of "choose again"; found by
-        # tests/handlers/test_slot_race_200.py on PostgreSQL).
+        # collide with their hold (an IntegrityError instead of "choose again").
         if booking is not None and not self.session.execute(
                 update(Booking).where(Booking.id == booking.id, Booking.status == HELD)
                 .values(status=CONFIRMED).execution_options(synchronize_session=False)).rowcount:

@@ -69,8 +69,8 @@ def deliver(services: Services, payload: dict[str, Any]) -> None:
             _settle(services, outbound_id, reply_rejected=True, reply_in_doubt=False)
         elif result.outcome is Outcome.RETRY:
             # A 429/5xx says only that this attempt did not use the token; an earlier unanswered
-            # attempt may still have, so its doubt stays (clearing it made the next retry take a
-            # refused token for "never delivered" and push a second copy: found by the fault suite).
+            # attempt may still have, so its doubt stays (cleared, the next retry would take a
+            # refused token for "never delivered" and push a second copy).
             _settle(services, outbound_id, reply_in_doubt=was_in_doubt)
             raise RetryLater(f"reply: LINE answered {result.status}", result.retry_after)
         else:

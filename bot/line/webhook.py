@@ -93,8 +93,8 @@ def _refused(status: int, text: str, reason: str) -> tuple[int, str]:
 
 
 # LINE's events are a handful of levels deep. A signed body nested deeper cannot be LINE's, and
-# would strain every JSON encoder between here and the database (found by tests/line/test_webhook_fuzz.py:
-# a deeply nested body made json.loads raise RecursionError, a 500).
+# would strain every JSON encoder between here and the database (json.loads raises RecursionError
+# on deep nesting: a 500 instead of a 400).
 _MAX_DEPTH = 256
 # PostgreSQL's jsonb refuses \u0000, and lone surrogates (legal JSON escapes, not characters) cannot
 # be encoded for any database: both made storing a signed body fail with a 500. They are replaced,

@@ -176,10 +176,9 @@ _CLAIMABLE_LOCKED, _WINDOW_END = _claim_statements()
 # One statement finds and takes the jobs (FOR UPDATE SKIP LOCKED: two workers never take the same).
 # Each job gets a lease token of its own, the claim's random part and its id: the jobs of one claim
 # run on different threads, and a job handed on (`enqueue(run_next=True)`) treats a live job of its
-# queue holding its own token as its own chain's. With one token for the whole claim, a delivery
-# claimed with the turn of the user's next message counted as "ours", so that turn's answer was
-# sent at the same time on another thread and could arrive first (found by
-# test_two_workers_answer_one_users_burst_of_fifty_in_the_order_sent, about one run in four).
+# queue holding its own token as its own chain's. A token shared by the whole claim would let a
+# delivery claimed with the user's next turn count as "ours", and that turn's answer could then
+# overtake the previous one on another thread.
 _TAKE = (update(JOBS).where(JOBS.c.id.in_(_CLAIMABLE_LOCKED.scalar_subquery()))
          .values(status=RUNNING, lease_token=bindparam("token") + ":" + cast(JOBS.c.id, String),
                  lease_until=bindparam("until", type_=JOBS.c.lease_until.type), attempts=JOBS.c.attempts + 1)
