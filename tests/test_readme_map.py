@@ -19,7 +19,7 @@ def map_entries() -> list[tuple[Path, list[str]]]:
         if not line.startswith("  "):
             parent = base
         text = re.sub(r"\([^)]*\)", "", text)
-        text = text.split(": ", 1)[-1] if ": " in text else text
+        text = text.rsplit(": ", 1)[-1]
         names = [n.strip() for n in text.split(",")]
         entries.append((base, [n for n in names if re.fullmatch(r"[a-z_]+/?", n) and n not in NOT_MODULES]))
     return entries
