@@ -82,6 +82,11 @@ def create_app(config: Config | None = None, *, clock: Clock | None = None) -> F
 
     from bot.console import init_console
 
+    if not config.simulator:
+        from bot.demo import warn_of_demo_data
+
+        warn_of_demo_data(db)
+
     init_console(app)  # after every blueprint, so the LINE webhook and simulator API can be exempted from CSRF
     register_commands(app)
     return app

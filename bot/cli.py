@@ -25,19 +25,23 @@ def register_commands(app: Flask) -> None:
         click.echo("database is up to date")
 
     @app.cli.command("demo-data")
-    def demo_data() -> None:
-        """Load the demo data; running it again changes nothing."""
-        from bot.demo import load_demo_data
+    @click.option("--remove", is_flag=True, help="remove the demo logins and demo counsellors instead")
+    def demo_data(remove: bool) -> None:
+        """Load the demo data (simulator mode only); running it again changes nothing."""
+        from bot.demo import DEMO_OPERATORS, DEMO_PASSWORD, load_demo_data, remove_demo_data
 
-        from bot.demo import DEMO_OPERATORS, DEMO_PASSWORD
-
-        simulator = current_services().config.simulator
-        added = load_demo_data(current_services().db, current_app.extensions.get("simulator_store"),
-                               operators=simulator)
+        services = current_services()
+        if remove:
+            removed = remove_demo_data(services.db)
+            click.echo(f"demo data removed ({removed.operators} logins, {removed.counsellors} counsellors)")
+            return
+        if not services.config.simulator:
+            click.echo("a LINE channel is configured: no demo data is loaded (it is for the simulator only)")
+            return
+        added = load_demo_data(services.db, current_app.extensions.get("simulator_store"), operators=True)
         click.echo(f"demo data loaded ({added} added)")
-        if simulator:
-            click.echo("console demo logins (password " + DEMO_PASSWORD + "): "
-                       + ", ".join(f"{email} ({role})" for email, _, role, _ in DEMO_OPERATORS))
+        click.echo("console demo logins (password " + DEMO_PASSWORD + "): "
+                   + ", ".join(f"{email} ({role})" for email, _, role, _ in DEMO_OPERATORS))
 
     @app.cli.command("serve")
     @click.option("--web-workers", default=2, show_default=True, help="gunicorn worker processes")

@@ -1,15 +1,22 @@
 """Demo data for the embedded default: counsellors covering every demo topic, simulated users, and
-(in simulator mode only) console operators with a published demo password.
+console operators with a published demo password. Simulator mode only: with a LINE channel
+configured, none of it is created, demo logins are refused and demo counsellors are never offered,
+and `flask --app bot demo-data --remove` takes what an earlier simulator run left behind.
 
 Safe to load again: it adds only what is missing.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import logging
+from dataclasses import dataclass
 
-from models import Counsellor, Operator
+from sqlalchemy import delete, exists, select, update
+
+from models import Booking, Counsellor, Operator
 from models.database import Database
+
+log = logging.getLogger(__name__)
 
 WEEKDAYS_FULL = {str(day): [["10:00", "12:00"], ["13:00", "18:30"]] for day in range(5)}
 MORNINGS_AND_LATE = {str(day): [["10:00", "12:00"], ["15:00", "18:30"]] for day in range(5)}
@@ -35,6 +42,68 @@ DEMO_OPERATORS = [
     ("aoki.satomi@desk.example.jp", "青木 里美", "counsellor", "aoki.satomi@desk.example.jp"),
     ("viewer@desk.example.jp", "統計 閲覧者", "viewer", None),
 ]
+
+
+DEMO_OPERATOR_EMAILS = frozenset(email for email, *_ in DEMO_OPERATORS)
+DEMO_COUNSELLOR_EMAILS = frozenset(email for _, email, *_ in DEMO_COUNSELLORS)
+
+
+@dataclass(frozen=True)
+class DemoRows:
+    operators: int
+    counsellors: int
+
+    def __bool__(self) -> bool:
+        return bool(self.operators or self.counsellors)
+
+
+def demo_rows(db: Database) -> DemoRows:
+    """The demo logins that still open with the published password, and the active demo counsellors."""
+    from bot.console.auth import password_matches
+
+    with db.transaction() as session:
+        logins = list(session.scalars(select(Operator).where(Operator.email.in_(DEMO_OPERATOR_EMAILS))))
+        counsellors = len(list(session.scalars(select(Counsellor.id).where(
+            Counsellor.email.in_(DEMO_COUNSELLOR_EMAILS), Counsellor.active.is_(True)))))
+    return DemoRows(sum(password_matches(o, DEMO_PASSWORD) for o in logins), counsellors)
+
+
+DEMO_ALERT = "demo_data"
+
+
+def warn_of_demo_data(db: Database) -> DemoRows:
+    """With a LINE channel configured: say in the log, and once in the console's alerts, that demo
+    rows from a simulator run are still there (their logins are refused) and how to remove them."""
+    from models import OperatorAlert
+
+    found = demo_rows(db)
+    if not found:
+        return found
+    message = (f"Demo data from the simulator is in this desk's database ({found.operators} demo logins, "
+               f"{found.counsellors} demo counsellors). Demo logins are refused. Remove them with: "
+               "flask --app bot demo-data --remove")
+    log.warning("%s", message)
+    if not found.operators:  # demo counsellors alone open nothing: the log line is enough
+        return found
+    with db.transaction() as session:
+        if session.scalar(select(OperatorAlert.id).where(OperatorAlert.kind == DEMO_ALERT,
+                                                         OperatorAlert.resolved_at.is_(None))) is None:
+            session.add(OperatorAlert(kind=DEMO_ALERT, message=message))
+    return found
+
+
+def remove_demo_data(db: Database) -> DemoRows:
+    """Delete the demo logins; delete the demo counsellors, or deactivate those with bookings (which
+    keep their history). Returns what was removed."""
+    with db.transaction() as session:
+        operators = session.execute(delete(Operator).where(Operator.email.in_(DEMO_OPERATOR_EMAILS))).rowcount
+        booked = exists().where(Booking.counsellor_id == Counsellor.id)
+        deleted = session.execute(delete(Counsellor).where(Counsellor.email.in_(DEMO_COUNSELLOR_EMAILS), ~booked)
+                                  .execution_options(synchronize_session=False)).rowcount
+        deactivated = session.execute(update(Counsellor).where(Counsellor.email.in_(DEMO_COUNSELLOR_EMAILS),
+                                                               Counsellor.active.is_(True))
+                                      .values(active=False)).rowcount
+    return DemoRows(operators, deleted + deactivated)
 
 
 def load_demo_data(db: Database, simulator_store=None, *, operators: bool = False) -> int:

@@ -10,6 +10,7 @@ from models import Operator
 from bot.console import throttle
 from bot.console.audit import SIGN_IN, SIGN_IN_FAILED, SIGN_IN_REFUSED, SIGN_OUT, audit
 from bot.console.auth import (
+    is_demo_password_on_a_live_desk,
     end_session,
     normalise_email,
     password_matches,
@@ -62,14 +63,16 @@ def login_submit():
     matches = password_matches(found, password)
     with db.transaction() as session:
         operator = session.get(Operator, found.id) if found is not None else None
-        accepted = matches and operator is not None and operator.active
+        demo = matches and is_demo_password_on_a_live_desk(password)
+        accepted = matches and operator is not None and operator.active and not demo
         throttle.record(session, email, ip, accepted, now)
         if accepted:
             rehash_if_needed(operator, password)
             operator.last_sign_in_at = now
             audit(SIGN_IN, detail={"method": "password"}, session=session, operator=operator)
         else:
-            reason = "unknown_email" if operator is None else "inactive" if matches else "wrong_password"
+            reason = ("unknown_email" if operator is None else "demo_password" if demo
+                      else "inactive" if matches else "wrong_password")
             audit(SIGN_IN_FAILED, detail={"method": "password", "reason": reason}, session=session,
                   operator=None, email=email)
     if not accepted:

@@ -1,0 +1,60 @@
+"""A database first run in simulator mode, then given a real LINE channel: the published demo
+logins open nothing, the desk says so at start-up, and one command removes the demo rows."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot import create_app
+from bot.demo import DEMO_OPERATORS, DEMO_PASSWORD, load_demo_data
+from models import Counsellor, Operator, OperatorAlert
+from tests.support.console import audit_rows, csrf_token, db
+
+
+def sign_in_with(client, email: str, password: str):
+    token = csrf_token(client.get("/console/login"))
+    return client.post("/console/login", data={"email": email, "password": password, "csrf_token": token})
+
+
+def test_a_demo_login_left_from_the_simulator_is_refused_once_a_line_channel_is_set(config, clock, caplog):
+    simulated = create_app(config.but(simulator=True), clock=clock)
+    load_demo_data(simulated.extensions["db"], operators=True)
+    simulated.extensions["services"].close()
+
+    live = create_app(config, clock=clock)  # the same database, now with a LINE channel
+    try:
+        for email, *_ in DEMO_OPERATORS:
+            response = sign_in_with(live.test_client(), email, DEMO_PASSWORD)
+            assert response.status_code == 401
+            assert live.test_client().get("/console/users").status_code != 200
+        assert {r.operator_email for r in audit_rows(live, "sign_in_failed")} >= {e for e, *_ in DEMO_OPERATORS}
+        [alert] = alerts(live)
+        assert "demo-data --remove" in alert.message and "3 demo logins" in alert.message
+        assert any("demo-data --remove" in r.getMessage() for r in caplog.records)
+    finally:
+        live.extensions["services"].close()
+
+
+def test_the_remove_command_deletes_the_demo_logins_and_counsellors(config, clock):
+    app = create_app(config.but(simulator=True), clock=clock)
+    try:
+        load_demo_data(app.extensions["db"], operators=True)
+        result = app.test_cli_runner().invoke(args=["demo-data", "--remove"])
+        assert result.exit_code == 0, result.output
+        with db(app).transaction() as session:
+            assert session.scalars(select(Operator)).all() == []
+            assert session.scalars(select(Counsellor).where(Counsellor.active.is_(True))).all() == []
+    finally:
+        app.extensions["services"].close()
+
+
+def test_no_demo_data_is_created_once_a_line_channel_is_set(app):
+    result = app.test_cli_runner().invoke(args=["demo-data"])
+    assert result.exit_code == 0 and "no demo data" in result.output
+    with db(app).transaction() as session:
+        assert session.scalars(select(Operator)).all() == [] and session.scalars(select(Counsellor)).all() == []
+
+
+def alerts(app) -> list[OperatorAlert]:
+    with db(app).transaction() as session:
+        return list(session.scalars(select(OperatorAlert).where(OperatorAlert.kind == "demo_data")))
