@@ -211,6 +211,8 @@ class Config:
     proxy_hops: int = 0
     # The operator console: idle sign-out, and Entra ID sign-in when configured.
     console_idle_minutes: int = 30
+    # However active, a console session ends this long after sign-in.
+    console_session_hours: int = 12
     console_sso: SsoSettings | None = None
 
     @property
@@ -246,6 +248,8 @@ class Config:
         idle_minutes = _int(env, "CONSOLE_IDLE_MINUTES", 30)
         if idle_minutes < 1:
             raise RuntimeError("CONSOLE_IDLE_MINUTES must be at least 1")
+        if _int(env, "CONSOLE_SESSION_HOURS", 12) < 1:
+            raise RuntimeError("CONSOLE_SESSION_HOURS must be at least 1")
         if simulator:
             creds = _simulator_credentials(instance)
             secret, token = creds["channel_secret"], creds["access_token"]
@@ -284,6 +288,7 @@ class Config:
             scheduler_seconds=_float(env, "SCHEDULER_SECONDS", 30.0),
             proxy_hops=proxy_hops,
             console_idle_minutes=idle_minutes,
+            console_session_hours=_int(env, "CONSOLE_SESSION_HOURS", 12),
             console_sso=SsoSettings.from_env(env),
             **_retention(env),
             **_observability(env, simulator),

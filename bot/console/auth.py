@@ -24,12 +24,9 @@ from bot.console.audit import audit
 from bot.console.identity import current_operator
 
 SESSION_OPERATOR, SESSION_VERSION, SESSION_SEEN = "console_operator", "console_version", "console_seen"
+SESSION_STARTED = "console_started"
 ROLE_LABELS = {ADMIN: "管理者", COUNSELLOR: "相談員", VIEWER: "閲覧者"}
 MAX_PASSWORD = 1024  # longer input is refused before hashing
-
-
-def idle_minutes() -> int:
-    return current_services().config.console_idle_minutes
 
 
 # -- passwords -----------------------------------------------------------------------------------
@@ -87,7 +84,7 @@ def start_session(operator: Operator) -> None:
     session.clear()
     session[SESSION_OPERATOR] = operator.id
     session[SESSION_VERSION] = operator.session_version
-    session[SESSION_SEEN] = int(_now())
+    session[SESSION_SEEN] = session[SESSION_STARTED] = int(_now())
     g.console_operator = operator
 
 
@@ -96,8 +93,9 @@ def end_session() -> None:
     g.console_operator = None
 
 
-def load_operator() -> Operator | None:
-    """The operator of this request's session, or None; ends a revoked or idle session."""
+def load_operator(*, polling: bool = False) -> Operator | None:
+    """The operator of this request's session, or None; ends a revoked, idle or expired session.
+    `polling`: the request is a page's own refresh, which does not count as activity."""
     operator_id = session.get(SESSION_OPERATOR)
     if operator_id is None:
         return None
@@ -108,13 +106,19 @@ def load_operator() -> Operator | None:
         audit("session_revoked", operator=operator)
         flash("サインインの有効期限が切れました。もう一度サインインしてください。", "info")
         return None
-    now = int(_now())
-    if now - int(session.get(SESSION_SEEN) or 0) > idle_minutes() * 60:
+    now, config = int(_now()), current_services().config
+    if now - int(session.get(SESSION_STARTED) or 0) > config.console_session_hours * 3600:
+        end_session()
+        audit("sign_out_expired", operator=operator)
+        flash("サインインから一定時間が経ったため、サインアウトしました。もう一度サインインしてください。", "info")
+        return None
+    if now - int(session.get(SESSION_SEEN) or 0) > config.console_idle_minutes * 60:
         end_session()
         audit("sign_out_idle", operator=operator)
         flash("一定時間操作がなかったため、サインアウトしました。", "info")
         return None
-    session[SESSION_SEEN] = now
+    if not polling:  # a page refreshing itself is not the operator at work
+        session[SESSION_SEEN] = now
     return operator
 
 
@@ -144,6 +148,12 @@ def requires(*roles: str) -> Callable:
         return guarded
 
     return decorate
+
+
+def polled(view: Callable) -> Callable:
+    """Mark a view that pages call on their own (live refresh): it never extends an idle session."""
+    view.console_polled = True  # type: ignore[attr-defined]
+    return view
 
 
 def public(view: Callable) -> Callable:

@@ -40,7 +40,7 @@ def _authenticate():
     if not getattr(view, "console_public", False) and getattr(view, "console_roles", None) is None:
         log.error("console view %s has neither @requires nor @public: refused", request.endpoint)
         return render_error(403)
-    g.console_operator = load_operator()
+    g.console_operator = load_operator(polling=getattr(view, "console_polled", False))
     return None
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import session as flask_session
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,7 @@ from models import Booking, ConversationState, LineUser, MessageLog, Operator, P
 from models.message_log import INBOUND
 
 from bot.console.audit import audit
-from bot.console.auth import requires
+from bot.console.auth import polled, requires
 from bot.console.identity import current_operator
 from bot.console.blueprint import bp
 from bot.console.formatting import moment_label, status_label
@@ -34,6 +35,8 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 PAGE_SIZE = 30
 TIMELINE_LIMIT = 1000  # the newest messages on the page; older ones are rarely needed and slow it down
 POLL_LIMIT = 200
+# The users whose timeline this console session has read (and the audit log has recorded).
+TIMELINES_READ = "console_timelines_read"
 # The engine gives the desk's phone number at its re-ask cap and starts counting again from 0, so a
 # saved state never holds the cap itself: one below it (wrong answers in a row at this question)
 # is the most a state can show.
@@ -247,6 +250,9 @@ def conversation(user_id: int):
         booking_rows = [{"reference": b.reference, "starts": moment_label(b.starts_at), "topic": b.topic,
                          "status": status_label(b.status)} for b in bookings]
         audit("view_conversation", f"line_user:{user.id}", {"messages": len(messages)}, session=session)
+        read = flask_session.get(TIMELINES_READ, [])
+        if user.id not in read:
+            flask_session[TIMELINES_READ] = read + [user.id]
     return render_template("console/conversation.html", user=view, messages=messages, total=total,
                            consents=consent_rows, bookings=booking_rows,
                            last_id=messages[-1]["id"] if messages else 0)
@@ -254,11 +260,13 @@ def conversation(user_id: int):
 
 @bp.get("/conversations/<int:user_id>/messages")
 @requires("admin", "counsellor")
+@polled
 def conversation_messages(user_id: int):
     """New messages after `after` for the page's live view, as JSON.
 
-    Not audited per poll: opening the conversation page was audited, and the page polls every few
-    seconds, which would bury the audit log in entries that say nothing new.
+    Audited on the first read of this user's timeline in this session (the endpoint can be read
+    without opening the page) and whenever it returns a full page of older messages; not on every
+    poll, which would bury the audit log in entries that say nothing new.
     """
     try:
         after = max(0, int(request.args.get("after", "0")))
@@ -269,6 +277,11 @@ def conversation_messages(user_id: int):
         rows = session.scalars(select(MessageLog).where(MessageLog.user_id == user.id, MessageLog.id > after)
                                .order_by(MessageLog.id).limit(POLL_LIMIT))
         messages = [bubble(row, user.erased_at is not None) for row in rows]
+        read = flask_session.get(TIMELINES_READ, [])
+        if user.id not in read or len(messages) == POLL_LIMIT:
+            audit("view_conversation", f"line_user:{user.id}", {"messages": len(messages), "via": "poll"},
+                  session=session)
+            flask_session[TIMELINES_READ] = read + [user.id] if user.id not in read else read
     return jsonify({"messages": messages, "last_id": messages[-1]["id"] if messages else after})
 
 

@@ -86,6 +86,9 @@ def login_submit():
 @requires()
 def logout():
     audit(SIGN_OUT)
+    with current_services().db.transaction() as session:
+        # Every copy of this session's cookie stops working, not only the browser's own.
+        session.get(Operator, current_operator().id).session_version += 1
     end_session()
     flash("サインアウトしました。", "info")
     return redirect(url_for("console.login"))
