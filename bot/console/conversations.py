@@ -37,6 +37,8 @@ TIMELINE_LIMIT = 1000  # the newest messages on the page; older ones are rarely 
 POLL_LIMIT = 200
 # The users whose timeline this console session has read (and the audit log has recorded).
 TIMELINES_READ = "console_timelines_read"
+# The text searched for in the conversation list, kept out of its URL.
+SEARCH = "console_conversation_search"
 # The engine gives the desk's phone number at its re-ask cap and starts counting again from 0, so a
 # saved state never holds the cap itself: one below it (wrong answers in a row at this question)
 # is the most a state can show.
@@ -135,14 +137,16 @@ class Filters:
     stuck: bool
 
     @classmethod
-    def from_args(cls, args) -> Filters:
+    def from_args(cls, args, q: str = "") -> Filters:
+        """The filters in a list URL; the searched text never is one (it can be personal data:
+        browser history and proxy logs keep URLs), it comes from the session (`search`)."""
         step = args.get("step", "")
-        return cls(q=args.get("q", "").strip()[:100], date_from=_day(args.get("from")), date_to=_day(args.get("to")),
+        return cls(q=q.strip()[:100], date_from=_day(args.get("from")), date_to=_day(args.get("to")),
                    flagged=args.get("flagged") == "1", step=step if step in dict(step_choices()) else "",
                    stuck=args.get("stuck") == "1")
 
     def args(self) -> dict[str, str]:
-        found = {"q": self.q, "from": self.date_from.isoformat() if self.date_from else "",
+        found = {"search": "1" if self.q else "", "from": self.date_from.isoformat() if self.date_from else "",
                  "to": self.date_to.isoformat() if self.date_to else "", "flagged": "1" if self.flagged else "",
                  "step": self.step, "stuck": "1" if self.stuck else ""}
         return {k: v for k, v in found.items() if v}
@@ -170,11 +174,21 @@ class Filters:
         return where
 
 
+@bp.post("/conversations")
+@requires("admin", "counsellor")
+def conversations_search():
+    """The filter form posts here, so the searched text stays out of the URL; it is kept in the
+    signed session cookie and the list is shown at a URL holding only the other filters."""
+    q = request.form.get("q", "").strip()[:100]
+    flask_session[SEARCH] = q
+    return redirect(url_for("console.conversations", **Filters.from_args(request.form, q).args()), 303)
+
+
 @bp.get("/conversations")
 @requires("admin", "counsellor")
 def conversations():
     operator = current_operator()
-    filters = Filters.from_args(request.args)
+    filters = Filters.from_args(request.args, flask_session.get(SEARCH, "") if request.args.get("search") else "")
     page = page_number()
     now = current_services().clock()
     last = (select(MessageLog.user_id, func.max(MessageLog.created_at).label("at"))
@@ -198,7 +212,7 @@ def conversations():
             "badges": badges(user),
         } for user, state, activity_at in rows]
         audit("view_conversations", "conversations",
-              {**{k: v for k, v in filters.args().items() if k != "q"}, "search": bool(filters.q),
+              {**{k: v for k, v in filters.args().items() if k != "search"}, "search": bool(filters.q),
                "page": page, "shown": len(listed)}, session=session)
     pages = max(1, ceil(total / PAGE_SIZE))
     return render_template("console/conversations.html", users=listed, filters=filters, total=total, page=page,

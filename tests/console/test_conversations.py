@@ -4,6 +4,7 @@ its live poll, the role scope, and marking a crisis flag handled. On SQLite and 
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -146,7 +147,7 @@ def test_a_counsellor_sees_only_their_booked_users_and_a_viewer_sees_none(app, c
         response = counsellor.get(path)
         assert response.status_code in (403, 404)
         assert "別の人の相談です" not in response.get_data(as_text=True)
-    assert "別の人の相談です" not in counsellor.get("/console/conversations?q=別の人").get_data(as_text=True)
+    assert "別の人の相談です" not in search(counsellor, "別の人").get_data(as_text=True)
 
     create_operator(app, VIEWER_EMAIL, "viewer", PASSWORD, "統計 閲覧")
     viewer = signed_in_client(app, VIEWER_EMAIL)
@@ -175,15 +176,15 @@ def test_search_finds_users_by_what_they_said_and_by_date(app, admin):
         ids = [p.id for p in people]
     names = [f"LINE利用者 #{i}" for i in ids]
 
-    assert rows_of(admin.get("/console/conversations?q=残業")) == [names[0]]
-    assert rows_of(admin.get("/console/conversations?q=相談")) == [names[2], names[1]]
-    assert rows_of(admin.get("/console/conversations?q=_100%25")) == [names[1]]  # no wildcards
-    assert rows_of(admin.get("/console/conversations?q=%25")) == [names[1]]
-    assert rows_of(admin.get("/console/conversations?from=2026-11-10&to=2026-11-10")) == [names[1]]
-    assert rows_of(admin.get("/console/conversations?from=2026-11-11")) == [names[2]]
-    assert rows_of(admin.get("/console/conversations?to=2026-11-09")) == [names[0]]
-    assert rows_of(admin.get("/console/conversations?q=相談&from=2026-11-11")) == [names[2]]
-    assert "条件に合う会話はありません" in admin.get("/console/conversations?q=存在しない").get_data(as_text=True)
+    assert rows_of(search(admin, "残業")) == [names[0]]
+    assert rows_of(search(admin, "相談")) == [names[2], names[1]]
+    assert rows_of(search(admin, "_100%")) == [names[1]]  # no wildcards
+    assert rows_of(search(admin, "%")) == [names[1]]
+    assert rows_of(search(admin, "", **{"from": "2026-11-10", "to": "2026-11-10"})) == [names[1]]
+    assert rows_of(search(admin, "", **{"from": "2026-11-11"})) == [names[2]]
+    assert rows_of(search(admin, "", to="2026-11-09")) == [names[0]]
+    assert rows_of(search(admin, "相談", **{"from": "2026-11-11"})) == [names[2]]
+    assert "条件に合う会話はありません" in search(admin, "存在しない").get_data(as_text=True)
     [entry] = [e for e in audit_rows(app, "view_conversations") if '"search": true' in (e.detail or "")][:1]
     assert "残業" not in entry.detail  # what was searched for can itself be personal data
 
@@ -266,3 +267,25 @@ def test_the_conversation_links_the_users_bookings(app, admin, chat):
     body = admin.get(f"/console/conversations/{booking.user_id}").get_data(as_text=True)
     assert f'href="/console/bookings/{booking.reference}"' in body and "確定" in body
     assert admin.get("/console/conversations/999999").status_code == 404
+
+
+def search(client, text: str, **filters: str):
+    """Fill in the list's filter form and submit it, as an operator does."""
+    response = post_form(client, "/console/conversations", "/console/conversations", {"q": text, **filters})
+    assert response.status_code == 303
+    assert not text or text not in unquote(response.location)
+    return client.get(response.location)
+
+
+def test_the_searched_text_never_appears_in_a_url(app, admin):
+    with db(app).transaction() as session:
+        users = [LineUser(line_user_id=f"U{n}" + "5" * 32) for n in range(2)]
+        session.add_all(users)
+        session.flush()
+        session.add(MessageLog(user_id=users[0].id, direction="in", kind="text", text="山田です、090-1234-5678",
+                               payload={}))
+    response = post_form(admin, "/console/conversations", "/console/conversations", {"q": "090-1234"})
+    assert response.status_code == 303 and "090" not in unquote(response.location)
+    assert rows_of(admin.get(response.location)) == [f"LINE利用者 #{users[0].id}"]
+    # A search typed into a URL is not one: the list ignores it.
+    assert len(rows_of(admin.get("/console/conversations?q=090-1234"))) == 2
