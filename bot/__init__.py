@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from flask import Flask
@@ -57,7 +58,7 @@ def create_app(config: Config | None = None, *, clock: Clock | None = None) -> F
     # LINE's webhook is answered below Flask (bot/line/webhook.py says why); it uses neither the client's
     # address nor the scheme, so it sits outside ProxyFix.
     app.wsgi_app = WebhookEndpoint(  # type: ignore[method-assign]
-        app.wsgi_app, inbox=Inbox(db), validator=app.extensions["signature_validator"], max_bytes=config.max_webhook_bytes)
+        app.wsgi_app, inbox=Inbox(db, max_age=timedelta(days=config.retention_days)), validator=app.extensions["signature_validator"], max_bytes=config.max_webhook_bytes)
     app.register_blueprint(health.bp)
     init_observability(app)
     app.register_blueprint(policy_pages.bp)

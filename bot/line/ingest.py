@@ -8,8 +8,9 @@ happens in the workers. An event seen before (a redelivery or a repeated post, r
 from __future__ import annotations
 
 import hashlib
+import logging
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
@@ -21,6 +22,8 @@ from models.database import Database
 
 from bot.line.combining import Combiner
 from bot.queue.wakeup import NOTIFY_SQL
+
+log = logging.getLogger(__name__)
 
 EVENT_JOB = "line_event"
 EVENT_ATTEMPTS = 6
@@ -57,10 +60,17 @@ def _is_redelivery(raw: dict[str, Any]) -> bool:
     return bool(isinstance(context, dict) and context.get("isRedelivery") is True)
 
 
-def _rows(events: list[Any], now: datetime) -> list[dict[str, Any]]:
+def _rows(events: list[Any], now: datetime, max_age: timedelta | None = None) -> list[dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
+    too_old = 0
     for raw in events:
         if not isinstance(raw, dict):
+            continue
+        occurred = _occurred_at(raw)
+        if max_age is not None and occurred is not None and occurred < now - max_age:
+            # Older than the records that would tell it was already handled: a captured body
+            # replayed after the purge. Acknowledged, never processed.
+            too_old += 1
             continue
         key = _event_key(raw)
         rows.setdefault(key, {
@@ -69,9 +79,11 @@ def _rows(events: list[Any], now: datetime) -> list[dict[str, Any]]:
             "source_key": source_key(raw),
             "is_redelivery": _is_redelivery(raw),
             "received_at": now,
-            "occurred_at": _occurred_at(raw),
+            "occurred_at": occurred,
             "body": raw,
         })
+    if too_old:
+        log.warning("webhook: %d events older than the retention period ignored", too_old)
     return list(rows.values())
 
 
@@ -88,9 +100,9 @@ class Inbox:
     # LINE sends a body of at most a few events; a web process has a handful of threads.
     MAX_BODIES = 32
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, max_age: timedelta | None = None) -> None:
         self._bodies: Combiner[list[Any]] = Combiner(
-            lambda bodies: store_events(db, [event for events in bodies for event in events]),
+            lambda bodies: store_events(db, [event for events in bodies for event in events], max_age),
             max_items=self.MAX_BODIES, one_items_fault=_could_be_one_bodys_fault)
 
     def store(self, events: list[Any]) -> None:
@@ -103,10 +115,11 @@ def _could_be_one_bodys_fault(error: Exception) -> bool:
     return not isinstance(error, (exc.OperationalError, psycopg.OperationalError))
 
 
-def store_events(db: Database, events: list[Any]) -> int:
-    """Insert the new events and one job each, atomically; returns how many were new."""
+def store_events(db: Database, events: list[Any], max_age: timedelta | None = None) -> int:
+    """Insert the new events and one job each, atomically; returns how many were new. Events that
+    happened more than `max_age` ago are left out."""
     now = db.clock()
-    rows = _rows(events, now)
+    rows = _rows(events, now, max_age)
     if not rows:
         return 0
     if db.dialect == "postgresql":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -116,3 +117,24 @@ def test_webhooks_posted_at_once_are_all_acknowledged_and_each_event_stored_once
     with app.extensions["db"].transaction() as session:
         queues = session.scalars(select(Job.queue_key)).all()
     assert sorted(queues) == sorted(f"in:{user}" for user in users)
+
+
+def test_a_signed_body_older_than_the_retention_period_is_acknowledged_and_never_processed(line, app, clock, worker):
+    # The records that would show it was handled are purged after RETENTION_DAYS: a captured body
+    # replayed after that must not become a second turn.
+    days = app.extensions["config"].retention_days
+    old = line.text(USER, "メニュー")
+    old["timestamp"] = int((clock() - timedelta(days=days, minutes=1)).timestamp() * 1000)
+    recent = line.text(USER, "ヘルプ")
+    recent["timestamp"] = int((clock() - timedelta(days=days - 1)).timestamp() * 1000)
+
+    assert line.post(old).status_code == 200
+    worker.run_until_idle()
+    db = app.extensions["db"]
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 0
+    assert line.received(USER) == []
+
+    assert line.post(recent).status_code == 200
+    worker.run_until_idle()
+    assert len(line.received(USER)) == 1
