@@ -81,6 +81,9 @@ def process_event(services: Services, payload: dict[str, Any]) -> None:
         elif isinstance(inbound.input, Unfollow):
             user.blocked_at = now
 
+        if row.event_type == "unsend":
+            forget_unsent(session, row.source_key, row.body)
+            return
         if inbound.input is None:
             session.add(MessageLog(user_id=user.id, direction=INBOUND, kind=inbound.kind, text=inbound.text,
                                    payload=inbound.payload, event_id=event_id))
@@ -94,6 +97,26 @@ def process_event(services: Services, payload: dict[str, Any]) -> None:
         turn = converse(session, services, user, inbound.input, before)
         if turn.messages and not user.blocked:
             queue_answer(session, user, turn.messages, turn.flow, turn.step, inbound.reply_token, row, services)
+
+
+def forget_unsent(session: Session, source_key: str, body: dict[str, Any]) -> int:
+    """The user took a message back (LINE's unsend): blank its text in the stored webhook body and
+    in the log, so nobody reads it in the console again. Returns how many log rows were blanked."""
+    unsend = body.get("unsend") if isinstance(body, dict) else None
+    message_id = unsend.get("messageId") if isinstance(unsend, dict) else None
+    if not isinstance(message_id, str) or not message_id:
+        return 0
+    events = session.scalars(select(WebhookEvent).where(
+        WebhookEvent.source_key == source_key, WebhookEvent.event_type == "message",
+        WebhookEvent.body["message"]["id"].as_string() == message_id)).all()
+    blanked = 0
+    for event in events:
+        message = {k: v for k, v in (event.body.get("message") or {}).items() if k in ("id", "type")}
+        event.body = {**event.body, "message": {**message, "unsent": True}}
+        blanked += session.execute(update(MessageLog).where(MessageLog.event_id == event.id,
+                                                            MessageLog.direction == INBOUND)
+                                   .values(kind="unsent", text=None, payload={})).rowcount
+    return blanked
 
 
 # How far back a tapped button is looked for: a user can tap a button of an earlier question.

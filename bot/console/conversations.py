@@ -58,7 +58,7 @@ STEP_LABELS = {
 }
 KIND_LABELS = {"follow": "（友だち追加）", "unfollow": "（ブロック）", "sticker": "（スタンプ）",
                "image": "（画像）", "video": "（動画）", "audio": "（音声）", "file": "（ファイル）",
-               "location": "（位置情報）"}
+               "location": "（位置情報）", "unsent": "（送信取消）"}
 
 
 # -- shared with the users pages -----------------------------------------------------------------

@@ -51,6 +51,10 @@ def text(user_id: str, reply_token: str, said: str) -> dict[str, Any]:
     }
 
 
+def unsend(user_id: str, message_id: str) -> dict[str, Any]:
+    return {**_base("unsend", user_id), "unsend": {"messageId": message_id}}
+
+
 def sticker(user_id: str, reply_token: str) -> dict[str, Any]:
     return {
         **_base("message", user_id),

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from bot.simulator import events as line_events
-from models import Job, WebhookEvent
+from models import Job, MessageLog, WebhookEvent
 
 USER = "U1111111111111111111111111111111a"
 
@@ -138,3 +138,16 @@ def test_a_signed_body_older_than_the_retention_period_is_acknowledged_and_never
     assert line.post(recent).status_code == 200
     worker.run_until_idle()
     assert len(line.received(USER)) == 1
+
+
+def test_a_message_the_user_unsends_is_blanked_in_the_log_and_the_stored_body(line, app, worker):
+    said = line.text(USER, "山田です。電話は090-1234-5678です")
+    assert line.post(said).status_code == 200
+    worker.run_until_idle()
+    assert line.post(line_events.unsend(USER, said["message"]["id"])).status_code == 200
+    worker.run_until_idle()
+    with app.extensions["db"].transaction() as session:
+        bodies = [json.dumps(b, ensure_ascii=False) for b in session.scalars(select(WebhookEvent.body))]
+        texts = [t for t in session.scalars(select(MessageLog.text).where(MessageLog.direction == "in"))]
+    assert not any("090-1234-5678" in b for b in bodies)
+    assert "山田です。電話は090-1234-5678です" not in texts
