@@ -188,6 +188,9 @@ class Config:
     # Microsoft Graph for Teams meetings; None: the local meeting provider.
     graph: GraphSettings | None = None
     graph_invite_user: bool = False
+    # The user's name, reading and consultation text in the Teams invite: Exchange keeps them after
+    # erasure, so off by default (the invite links to the booking in the console instead).
+    graph_invite_details: bool = False
     graph_retry_window_minutes: int = 120
     no_show_limit: int = 2
     no_show_after_minutes: int = 10
@@ -281,6 +284,7 @@ class Config:
             policy_dir=Path(env.get("POLICY_DIR") or POLICY_FOLDER),
             graph=_graph(env),
             graph_invite_user=(env.get("GRAPH_INVITE_USER_EMAIL") or "").lower() in ("1", "true", "yes", "on"),
+            graph_invite_details=(env.get("GRAPH_INVITE_DETAILS") or "").lower() in ("1", "true", "yes", "on"),
             graph_retry_window_minutes=_int(env, "GRAPH_RETRY_WINDOW_MINUTES", 120),
             no_show_limit=_int(env, "NO_SHOW_LIMIT", 2),
             reminder_day_before=time.fromisoformat(env.get("REMINDER_DAY_BEFORE_AT") or "18:00"),
