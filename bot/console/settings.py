@@ -26,6 +26,8 @@ from bot.services import current_services
 RETENTION_LABELS = {
     "webhook_bodies_blanked": "受信イベントの本文を消去",
     "messages_blanked": "会話の記録の本文を消去",
+    "bookings_blanked": "終わった予約の個人情報を消去",
+    "states_deleted": "途中でやめた入力の内容を削除",
     "webhook_events_deleted": "受信イベントを削除",
     "outbound_messages_deleted": "送信メッセージを削除",
     "jobs_deleted": "完了した処理を削除",

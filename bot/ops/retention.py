@@ -7,9 +7,11 @@
 | conversation log (`MessageLog`) | RETENTION_DAYS | text and payload blanked and the links to the event and the sent message cleared; the row keeps direction, kind, flow, step and time: the anonymous usage record the statistics count (two years of weeks) |
 | sent message (`OutboundMessage`) | RETENTION_DAYS | deleted unless still pending (a pending one is owed to the user) |
 | finished job (done or dead) | RETENTION_DAYS after it finished | deleted (payloads hold only ids) |
+| booking's personal fields (name, reading, e-mail, phone, consultation) | RETENTION_DAYS after the session ended | blanked; the booking row stays (topic, time, status: what the statistics count) |
+| conversation state (an unfinished flow's answers) | FLOW_TIMEOUT_MINUTES plus a day after its last change | deleted: the flow had timed out, the next message starts afresh |
 | a user who blocked the account | RETENTION_DAYS after the block | personal data erased by `user_actions.erase`, as the console's erasure does; skipped while they have an upcoming booking |
 
-Kept as they are: bookings (their personal fields go only when the user is erased), consents (which
+Kept as they are: consents (which
 version each user agreed to, and when, is a record the desk keeps), the audit log (append-only),
 LINE user rows, alerts.
 
@@ -36,6 +38,8 @@ from sqlalchemy.orm import Session
 from conversations.schedule import to_tokyo
 from models import (
     AuditEntry,
+    Booking,
+    ConversationState,
     DeskSetting,
     Job,
     LineUser,
@@ -60,8 +64,12 @@ STALE_AFTER = timedelta(minutes=10)
 # Erasing a user is a dozen statements: fewer of them per transaction than rows in a batch.
 USERS_PER_TRANSACTION = 50
 
-COUNTS = ("webhook_bodies_blanked", "messages_blanked", "webhook_events_deleted",
-          "outbound_messages_deleted", "jobs_deleted", "users_anonymised", "users_skipped")
+COUNTS = ("webhook_bodies_blanked", "messages_blanked", "bookings_blanked", "states_deleted",
+          "webhook_events_deleted", "outbound_messages_deleted", "jobs_deleted", "users_anonymised",
+          "users_skipped")
+# An unfinished flow's state outlives its timeout by this much before it is deleted.
+STATE_MARGIN = timedelta(days=1)
+BOOKING_PERSONAL = {"name": None, "furigana": None, "email": None, "phone": None, "consultation": None}
 
 
 @dataclass(frozen=True)
@@ -70,12 +78,14 @@ class Cutoffs:
 
     records: datetime
     bodies: datetime
+    states: datetime
 
     @classmethod
     def at(cls, services: Services, now: datetime) -> Cutoffs:
         config = services.config
         return cls(now - timedelta(days=config.retention_days),
-                   now - timedelta(days=config.webhook_body_retention_days))
+                   now - timedelta(days=config.webhook_body_retention_days),
+                   now - timedelta(minutes=services.desk_settings.flow_timeout_minutes) - STATE_MARGIN)
 
     def as_dict(self) -> dict[str, str]:
         return {"records": _iso(self.records), "bodies": _iso(self.bodies)}
@@ -133,13 +143,16 @@ def _claim(services: Services, now: datetime, cutoffs: Cutoffs, trigger: str, fo
         # Blanking resumes from the cut-off of the last run that completed that step.
         "bodies_done_before": previous.get("bodies_done_before"),
         "messages_done_before": previous.get("messages_done_before"),
+        "bookings_done_before": previous.get("bookings_done_before"),
     }
+    # The heartbeat only moves forward, so the compare-and-set below never meets an updated_at it
+    # saw before, even when two hosts' clocks (or a frozen test clock) agree.
+    stamp = max(services.clock(), row.updated_at + timedelta(microseconds=1))
+    state["beat"] = stamp.isoformat()
     with services.db.transaction() as session:
         won = session.execute(
             update(DeskSetting).where(DeskSetting.key == SETTING, DeskSetting.updated_at == row.updated_at)
-            # Strictly later than the value it replaces, so the compare-and-set above has a new
-            # value to compare even when two hosts' clocks (or a frozen test clock) agree.
-            .values(value=state, updated_at=max(services.clock(), row.updated_at + timedelta(microseconds=1)))).rowcount
+            .values(value=state, updated_at=stamp)).rowcount
         if not won:
             return None
         if unfinished:
@@ -148,9 +161,12 @@ def _claim(services: Services, now: datetime, cutoffs: Cutoffs, trigger: str, fo
 
 
 def _save(session: Session, state: dict[str, Any]) -> None:
-    # A new dict each time: the JSON column only notices reassignment. updated_at is the heartbeat.
+    # A new dict each time: the JSON column only notices reassignment. updated_at is the heartbeat,
+    # strictly later than the last one (see _claim).
+    stamp = max(now_in(session), datetime.fromisoformat(state["beat"]) + timedelta(microseconds=1))
+    state["beat"] = stamp.isoformat()
     session.execute(update(DeskSetting).where(DeskSetting.key == SETTING)
-                    .values(value=json.loads(json.dumps(state)), updated_at=now_in(session)))
+                    .values(value=json.loads(json.dumps(state)), updated_at=stamp))
 
 
 def _audit(session: Session, now: datetime, state: dict[str, Any]) -> None:
@@ -205,6 +221,20 @@ class _Purge:
             if len(ids) < self.batch or not deleted:
                 return
 
+    def delete_stale_states(self) -> None:
+        """Unfinished flows long past their timeout: their answers (name, phone, ...) go."""
+        while True:
+            with self.services.db.transaction() as session:
+                ids = list(session.scalars(select(ConversationState.user_id)
+                                           .where(ConversationState.updated_at < self.cutoffs.states)
+                                           .limit(self.batch)))
+                deleted = session.execute(delete(ConversationState).where(
+                    ConversationState.user_id.in_(ids), ConversationState.updated_at < self.cutoffs.states)
+                    .execution_options(synchronize_session=False)).rowcount if ids else 0
+                self.count(session, "states_deleted", deleted)
+            if len(ids) < self.batch or not deleted:
+                return
+
     def anonymise_blocked_users(self) -> None:
         per_transaction = min(self.batch, USERS_PER_TRANSACTION)
         last = 0
@@ -229,6 +259,9 @@ class _Purge:
                    cut.bodies, {"body": {}})
         self.blank("messages_blanked", MessageLog, MessageLog.created_at, "messages_done_before", cut.records,
                    {"text": None, "payload": {}, "event_id": None, "outbound_id": None})
+        self.blank("bookings_blanked", Booking, Booking.ends_at, "bookings_done_before", cut.records,
+                   BOOKING_PERSONAL)
+        self.delete_stale_states()
         # A young log row may still point at an event received just before the cut-off: that event
         # goes on a later day, when its log row is old enough too.
         self.delete("webhook_events_deleted", WebhookEvent, WebhookEvent.received_at < cut.records,
@@ -275,6 +308,9 @@ def _preview(services: Services, now: datetime, cutoffs: Cutoffs) -> Report:
                                             *since(WebhookEvent.received_at, "bodies_done_before"))
         c["messages_blanked"] = count(MessageLog, MessageLog.created_at < cutoffs.records,
                                       *since(MessageLog.created_at, "messages_done_before"))
+        c["bookings_blanked"] = count(Booking, Booking.ends_at < cutoffs.records,
+                                      *since(Booking.ends_at, "bookings_done_before"))
+        c["states_deleted"] = count(ConversationState, ConversationState.updated_at < cutoffs.states)
         c["webhook_events_deleted"] = count(WebhookEvent, WebhookEvent.received_at < cutoffs.records,
                                             ~exists().where(MessageLog.event_id == WebhookEvent.id, young))
         c["outbound_messages_deleted"] = count(

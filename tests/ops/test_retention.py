@@ -21,6 +21,7 @@ from bot.simulator import events as line_events
 from models import (
     AuditEntry,
     Booking,
+    ConversationState,
     Counsellor,
     DeskSetting,
     Job,
@@ -30,7 +31,9 @@ from models import (
     WebhookEvent,
 )
 from tests.conftest import make_jobs_due
+from tests.support.chat import play, says, send
 from tests.support.console import create_operator, signed_in_client
+from tests.support.scripts import BOOKED, UP_TO_NAME
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=TOKYO)
@@ -217,7 +220,7 @@ def test_a_user_blocked_longer_than_the_period_is_anonymised_but_not_a_recent_on
         recent = add_user(session, "recent", blocked_at=YOUNG)
         booked = add_user(session, "booked", blocked_at=OLD)
         for user, ref in ((long_gone, "GONE0001"), (recent, "RECENT01"), (booked, "BOOKED01")):
-            add_booking(session, user, OLD - timedelta(days=20), "attended", ref)
+            add_booking(session, user, YOUNG - timedelta(days=20), "attended", ref)
         add_booking(session, booked, NOW + timedelta(days=2), "confirmed", "BOOKED02")
         add_log(session, long_gone, YOUNG - timedelta(days=300))
 
@@ -300,7 +303,8 @@ def test_small_batches_still_purge_everything_and_the_counts_add_up(services):
     with services.db.transaction() as session:
         assert list(session.scalars(select(WebhookEvent.body).distinct())) == [{}]
         assert session.scalar(select(func.count()).where(LineUser.erased_at.is_not(None))) == 4
-    assert report.counts == {"webhook_bodies_blanked": 17, "messages_blanked": 10, "webhook_events_deleted": 10,
+    assert report.counts == {"webhook_bodies_blanked": 17, "messages_blanked": 10, "bookings_blanked": 0,
+                             "states_deleted": 0, "webhook_events_deleted": 10,
                              "outbound_messages_deleted": 10, "jobs_deleted": 10, "users_anonymised": 4,
                              "users_skipped": 0}
     [audited] = purge_audits(services.db)
@@ -360,7 +364,8 @@ def test_the_command_line_dry_run_counts_and_changes_nothing(app, services):
     assert result.exit_code == 0, result.output
     assert "would purge" in result.output
     counts = dict(line.split() for line in result.output.splitlines()[1:])
-    assert counts == {"webhook_bodies_blanked": "1", "messages_blanked": "1", "webhook_events_deleted": "1",
+    assert counts == {"webhook_bodies_blanked": "1", "messages_blanked": "1", "bookings_blanked": "0",
+                      "states_deleted": "0", "webhook_events_deleted": "1",
                       "outbound_messages_deleted": "0", "jobs_deleted": "1", "users_anonymised": "0",
                       "users_skipped": "0"}
     assert count(services.db, MessageLog, MessageLog.text == SECRET) == 1
@@ -407,3 +412,29 @@ def test_the_periods_come_from_the_environment_and_nonsense_is_refused(tmp_path)
     for wrong in ({"RETENTION_DAYS": "20"}, {"WEBHOOK_BODY_RETENTION_DAYS": "0"}, {"RETENTION_BATCH_SIZE": "0"}):
         with pytest.raises(RuntimeError, match="RETENTION"):
             Config.from_env({**base, **wrong})
+
+
+def test_an_abandoned_bookings_answers_are_deleted_a_day_after_its_flow_timed_out(chat, services):
+    play(chat, UP_TO_NAME + [(send("山田 太郎"), says("フリガナ"))])  # then the user walks away
+    timeout = timedelta(minutes=services.desk_settings.flow_timeout_minutes)
+    with services.db.transaction() as session:
+        assert "山田 太郎" in json.dumps(session.scalar(select(ConversationState.answers)), ensure_ascii=False)
+    retention.run(services, chat.now + timeout + retention.STATE_MARGIN - timedelta(minutes=1), force=True)
+    assert count(services.db, ConversationState) == 1
+    report = retention.run(services, chat.now + timeout + retention.STATE_MARGIN + timedelta(minutes=1), force=True)
+    assert count(services.db, ConversationState) == 0 and report.counts["states_deleted"] == 1
+
+
+def test_a_past_bookings_personal_fields_are_blanked_after_the_period_and_it_still_counts(chat, services):
+    play(chat, BOOKED)
+    with services.db.transaction() as session:
+        booking = session.scalar(select(Booking))
+    kept_until = booking.ends_at + timedelta(days=services.config.retention_days)
+    retention.run(services, kept_until - timedelta(days=1), force=True)
+    with services.db.transaction() as session:
+        assert session.get(Booking, booking.id).name == "山田 太郎"
+    retention.run(services, kept_until + timedelta(days=1), force=True)
+    with services.db.transaction() as session:
+        blanked = session.get(Booking, booking.id)
+        assert (blanked.name, blanked.furigana, blanked.email, blanked.phone, blanked.consultation) == (None,) * 5
+        assert (blanked.topic, blanked.status) == ("キャリア・転職", "confirmed")
