@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bot.console.formatting import date_label
 from conversations.schedule import to_tokyo
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -56,4 +57,4 @@ def test_an_admin_writes_previews_and_publishes_a_new_policy_version(page, live)
     expect(row).to_contain_text("施行予定")
     expect(row).to_contain_text("コンソール")
     expect(row).to_contain_text("窓口 管理者")
-    expect(row).to_contain_text(f"{later:%Y年%m月%d日}")
+    expect(row).to_contain_text(date_label(later))
