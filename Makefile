@@ -5,12 +5,13 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 export PORT
 
-.PHONY: run test chaos bench install test-deps clean
+.PHONY: run test chaos bench install test-deps lock clean
 
-$(BIN)/.installed: pyproject.toml
+# Exact versions with hashes from the lock; the project itself without resolving anything again.
+$(BIN)/.installed: pyproject.toml requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(BIN)/.installed
@@ -34,6 +35,12 @@ chaos: install test-deps
 # The performance benchmark (not part of `make test`): PostgreSQL, then SQLite; prints the targets' table.
 bench: install test-deps
 	$(BIN)/python -m bench.run
+
+# After a change to pyproject.toml's dependencies: the runtime lock (deployments) and the dev lock.
+lock: install
+	$(BIN)/python -m pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --no-emit-index-url --no-emit-find-links --strip-extras -o requirements.lock pyproject.toml
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --no-emit-index-url --no-emit-find-links --strip-extras --extra dev -o requirements-dev.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Audit what is installed in the virtualenv (not the project itself) with pip-audit.
+"""Audit the dev lock (requirements-dev.lock: every package `make` installs, a superset of the
+runtime lock requirements.lock that deployments install) with pip-audit.
 
 A known vulnerability fails the run. A package the vulnerability service could not be asked about
 is never reported as clean: the run lists it, and when nothing at all could be audited (a network
@@ -29,13 +30,13 @@ def verdict(dependencies: list[dict], required: bool) -> tuple[int, list[str]]:
             fixed = ", ".join(v.get("fix_versions") or []) or "no fixed release"
             lines.append(f"VULNERABLE {d['name']} {d['version']}: {v['id']} (fixed in {fixed})")
     if vulnerable:
-        lines.append(f"dependency audit: {len(vulnerable)} installed package(s) with known vulnerabilities")
+        lines.append(f"dependency audit: {len(vulnerable)} locked package(s) with known vulnerabilities")
         return 1, lines
     if audited == 0:
-        reason = skipped[0]["skip_reason"] if skipped else "nothing installed"
+        reason = skipped[0]["skip_reason"] if skipped else "nothing locked"
         lines += ["=" * 78,
                   f"DEPENDENCY AUDIT DID NOT RUN: the vulnerability service answered for none of the "
-                  f"{len(dependencies)} installed packages ({reason}).",
+                  f"{len(dependencies)} locked packages ({reason}).",
                   "Nothing was checked. Run `make test` where PyPI's JSON API is reachable to audit.",
                   "=" * 78]
         return (1 if required else 0), lines
@@ -44,15 +45,15 @@ def verdict(dependencies: list[dict], required: bool) -> tuple[int, list[str]]:
     return 0, lines
 
 
-def installed_report() -> list[dict]:
+LOCK = Path(__file__).resolve().parents[1] / "requirements-dev.lock"
+
+
+def lock_report() -> list[dict]:
     bin_dir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory() as tmp:
-        requirements, report = Path(tmp) / "requirements.txt", Path(tmp) / "audit.json"
-        frozen = subprocess.run([sys.executable, "-m", "pip", "freeze", "--all", "--exclude-editable"],
-                                check=True, capture_output=True, text=True).stdout
-        requirements.write_text(frozen)
+        report = Path(tmp) / "audit.json"
         run = subprocess.run([str(bin_dir / "pip-audit"), "--progress-spinner", "off", "--disable-pip", "--no-deps",
-                              "-r", str(requirements), "-f", "json", "-o", str(report)], capture_output=True, text=True)
+                              "-r", str(LOCK), "-f", "json", "-o", str(report)], capture_output=True, text=True)
         if not report.exists():
             sys.stderr.write(run.stderr)
             sys.exit(f"dependency audit: pip-audit failed (exit {run.returncode})")
@@ -60,6 +61,6 @@ def installed_report() -> list[dict]:
 
 
 if __name__ == "__main__":
-    code, printed = verdict(installed_report(), os.environ.get("AUDIT_REQUIRED") == "1")
+    code, printed = verdict(lock_report(), os.environ.get("AUDIT_REQUIRED") == "1")
     print("\n".join(printed))
     sys.exit(code)
