@@ -33,7 +33,7 @@ def register_commands(app: Flask) -> None:
         services = current_services()
         if remove:
             removed = remove_demo_data(services.db)
-            click.echo(f"demo data removed ({removed.operators} logins, {removed.counsellors} counsellors)")
+            click.echo(f"demo data retired ({removed.operators} logins, {removed.counsellors} counsellors deactivated)")
             return
         if not services.config.simulator:
             click.echo("a LINE channel is configured: no demo data is loaded (it is for the simulator only)")

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import select, update
 
-from models import Booking, Counsellor, Operator
+from models import Counsellor, Operator
 from models.database import Database
 
 log = logging.getLogger(__name__)
@@ -93,17 +93,18 @@ def warn_of_demo_data(db: Database) -> DemoRows:
 
 
 def remove_demo_data(db: Database) -> DemoRows:
-    """Delete the demo logins; delete the demo counsellors, or deactivate those with bookings (which
-    keep their history). Returns what was removed."""
+    """Retire the demo logins (deactivated, password gone, sessions ended) and the demo counsellors
+    (deactivated). Rows stay, as every operator's and counsellor's do: the audit log and past
+    bookings refer to them. Returns how many were retired."""
     with db.transaction() as session:
-        operators = session.execute(delete(Operator).where(Operator.email.in_(DEMO_OPERATOR_EMAILS))).rowcount
-        booked = exists().where(Booking.counsellor_id == Counsellor.id)
-        deleted = session.execute(delete(Counsellor).where(Counsellor.email.in_(DEMO_COUNSELLOR_EMAILS), ~booked)
-                                  .execution_options(synchronize_session=False)).rowcount
-        deactivated = session.execute(update(Counsellor).where(Counsellor.email.in_(DEMO_COUNSELLOR_EMAILS),
+        operators = session.execute(
+            update(Operator).where(Operator.email.in_(DEMO_OPERATOR_EMAILS),
+                                   (Operator.active.is_(True)) | Operator.password_hash.is_not(None))
+            .values(active=False, password_hash=None, session_version=Operator.session_version + 1)).rowcount
+        counsellors = session.execute(update(Counsellor).where(Counsellor.email.in_(DEMO_COUNSELLOR_EMAILS),
                                                                Counsellor.active.is_(True))
                                       .values(active=False)).rowcount
-    return DemoRows(operators, deleted + deactivated)
+    return DemoRows(operators, counsellors)
 
 
 def load_demo_data(db: Database, simulator_store=None, *, operators: bool = False) -> int:

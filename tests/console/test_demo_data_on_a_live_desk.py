@@ -8,7 +8,7 @@ from sqlalchemy import select
 from bot import create_app
 from bot.demo import DEMO_OPERATORS, DEMO_PASSWORD, load_demo_data
 from models import Counsellor, Operator, OperatorAlert
-from tests.support.console import audit_rows, csrf_token, db
+from tests.support.console import audit_rows, csrf_token, db, goes_to_login
 
 
 def sign_in_with(client, email: str, password: str):
@@ -35,15 +35,20 @@ def test_a_demo_login_left_from_the_simulator_is_refused_once_a_line_channel_is_
         live.extensions["services"].close()
 
 
-def test_the_remove_command_deletes_the_demo_logins_and_counsellors(config, clock):
+def test_the_remove_command_retires_the_demo_logins_and_counsellors_even_after_use(config, clock):
     app = create_app(config.but(simulator=True), clock=clock)
     try:
         load_demo_data(app.extensions["db"], operators=True)
+        client = app.test_client()
+        assert sign_in_with(client, "admin@desk.example.jp", DEMO_PASSWORD).status_code == 302  # leaves an audit trail
         result = app.test_cli_runner().invoke(args=["demo-data", "--remove"])
         assert result.exit_code == 0, result.output
+        assert goes_to_login(client.get("/console/"))  # the open session ended too
+        for email, *_ in DEMO_OPERATORS:
+            assert sign_in_with(app.test_client(), email, DEMO_PASSWORD).status_code == 401
         with db(app).transaction() as session:
-            assert session.scalars(select(Operator)).all() == []
             assert session.scalars(select(Counsellor).where(Counsellor.active.is_(True))).all() == []
+            assert all(o.password_hash is None and not o.active for o in session.scalars(select(Operator)))
     finally:
         app.extensions["services"].close()
 
