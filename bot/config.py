@@ -132,10 +132,18 @@ class SsoSettings:
     client_secret: str
     authority: str | None = None
 
-    def other_tenant(self, tid: Any) -> bool:
-        """Whether an id_token's tid names another tenant (checkable when the tenant is given as a GUID)."""
+    def __post_init__(self) -> None:
+        # "common" or "organizations" would let an account of any tenant through the sign-in.
         try:
-            return bool(tid) and uuid.UUID(str(tid)) != uuid.UUID(self.tenant_id)
+            uuid.UUID(self.tenant_id)
+        except ValueError:
+            raise RuntimeError("CONSOLE_SSO_TENANT_ID must be the tenant's ID (a GUID), not a name like "
+                               f"{self.tenant_id!r}") from None
+
+    def own_tenant(self, tid: Any) -> bool:
+        """Whether an id_token's tid names this desk's tenant."""
+        try:
+            return uuid.UUID(str(tid)) == uuid.UUID(self.tenant_id)
         except ValueError:
             return False
 

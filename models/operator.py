@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, stamped
@@ -20,7 +20,8 @@ class Operator(Base):
     __tablename__ = "operators"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # Stored lower-cased; Entra ID sign-ins are matched on it (the preferred_username claim).
+    # Stored lower-cased. An Entra ID account is bound to the operator with this address at its
+    # first sign-in; from then on it is matched on entra_tid and entra_oid, never on the address.
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(80))
     role: Mapped[str] = mapped_column(String(12))
@@ -33,5 +34,9 @@ class Operator(Base):
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = stamped()
     last_sign_in_at: Mapped[datetime | None]
+    # The Entra ID account (object id and tenant id claims) bound at its first sign-in.
+    entra_oid: Mapped[str | None] = mapped_column(String(36))
+    entra_tid: Mapped[str | None] = mapped_column(String(36))
 
-    __table_args__ = (CheckConstraint("role IN ('admin', 'counsellor', 'viewer')", name="role"),)
+    __table_args__ = (CheckConstraint("role IN ('admin', 'counsellor', 'viewer')", name="role"),
+                      Index("uq_operators_entra_oid", "entra_tid", "entra_oid", unique=True))

@@ -70,6 +70,16 @@ def _settings() -> SsoSettings:
     return settings
 
 
+def _operator_for(db_session, oid: str, tid: str, email: str) -> Operator | None:
+    """The operator bound to this account; else the one with this address (bound at this first
+    sign-in, if nothing else is bound to it). preferred_username is only a hint, never proof."""
+    if oid and tid:
+        bound = db_session.scalar(select(Operator).where(Operator.entra_oid == oid, Operator.entra_tid == tid))
+        if bound is not None:
+            return bound
+    return db_session.scalar(select(Operator).where(Operator.email == email)) if email else None
+
+
 def redirect_uri() -> str:
     return current_services().config.public_base_url + url_for("console.sso_callback")
 
@@ -116,16 +126,22 @@ def sso_callback():
         flash(FAILED, "error")
         return redirect(url_for("console.login"))
     email = normalise_email(str(claims.get("preferred_username") or ""))
+    oid, tid = str(claims.get("oid") or ""), str(claims.get("tid") or "")
     with current_services().db.transaction() as db_session:
-        operator = db_session.scalar(select(Operator).where(Operator.email == email)) if email else None
-        if settings.other_tenant(claims.get("tid")):
+        operator = _operator_for(db_session, oid, tid, email)
+        if not settings.own_tenant(tid):
             reason = "other_tenant"
+        elif not oid:
+            reason = "no_oid"
         elif operator is None:
             reason = "unknown_operator"
+        elif operator.entra_oid not in (None, oid):
+            reason = "other_account"  # the address now names another account than the one bound
         elif not operator.active:
             reason = "inactive"
         else:
             reason = None
+            operator.entra_oid, operator.entra_tid = oid, tid
             operator.last_sign_in_at = now_in(db_session)
             audit(SIGN_IN, detail={"method": "sso"}, session=db_session, operator=operator)
         if reason is not None:

@@ -15,7 +15,7 @@ import requests
 from sqlalchemy import exc, select, text
 
 from bot import create_app
-from bot.config import SsoSettings
+from bot.config import Config, SsoSettings
 from models import (
     Booking,
     Counsellor,
@@ -384,3 +384,32 @@ def test_deactivating_an_operator_or_setting_a_new_password_from_the_cli_ends_th
     assert runner.invoke(args=["operator-active", "nobody@desk.example.jp", "off"]).exit_code != 0
     assert [r.action for r in audit_rows(app) if r.target == f"operator:{staff.id}"][-2:] == [
         "operator_password_set", "operator_deactivated"]
+
+
+@pytest.mark.filterwarnings(SSO_WARNING)
+def test_sso_binds_the_account_at_first_sign_in_and_then_ignores_the_address_claim(build):
+    with FakeMicrosoft.running() as microsoft:
+        entra = microsoft.entra
+        app = _sso_app(build, entra)
+        staff = create_operator(app, entra.user["preferred_username"], "viewer", None, "相談 担当")
+        assert urlsplit(_through_entra(app.test_client(), entra).location).path == "/console/"
+        with db(app).transaction() as session:
+            bound = session.get(Operator, staff.id)
+            assert (bound.entra_oid, bound.entra_tid) == (entra.user["oid"], entra.tenant)
+
+        # Another account of the tenant that now carries the same address is not that operator.
+        entra.user = dict(entra.user, oid="00000000-0000-0000-0000-0000000000b2")
+        client = app.test_client()
+        assert goes_to_login(_through_entra(client, entra))
+        assert json.loads(audit_rows(app, "sign_in_failed")[-1].detail)["reason"] == "other_account"
+
+        # The bound account still gets in after its address changes.
+        entra.user = dict(entra.user, oid=bound.entra_oid, preferred_username="renamed@desk.example.jp")
+        assert urlsplit(_through_entra(app.test_client(), entra).location).path == "/console/"
+
+
+def test_a_tenant_given_by_name_is_refused_at_start(tmp_path):
+    for name in ("common", "organizations", "desk.onmicrosoft.com"):
+        with pytest.raises(RuntimeError, match="GUID"):
+            Config.from_env({"CONSOLE_SSO_TENANT_ID": name, "CONSOLE_SSO_CLIENT_ID": "c",
+                             "CONSOLE_SSO_CLIENT_SECRET": "s", "INSTANCE_PATH": str(tmp_path)})
