@@ -74,9 +74,15 @@ DEMO_ALERT = "demo_data"
 def warn_of_demo_data(db: Database) -> DemoRows:
     """With a LINE channel configured: say in the log, and once in the console's alerts, that demo
     rows from a simulator run are still there (their logins are refused) and how to remove them."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from models import OperatorAlert
 
-    found = demo_rows(db)
+    try:
+        found = demo_rows(db)
+    except SQLAlchemyError as e:  # the database is down or not migrated yet: /healthz must still start
+        log.warning("could not check the database for demo data (%s)", type(e).__name__)
+        return DemoRows(0, 0)
     if not found:
         return found
     message = (f"Demo data from the simulator is in this desk's database ({found.operators} demo logins, "
@@ -85,7 +91,7 @@ def warn_of_demo_data(db: Database) -> DemoRows:
     log.warning("%s", message)
     if not found.operators:  # demo counsellors alone open nothing: the log line is enough
         return found
-    with db.transaction() as session:
+    with db.transaction() as session:  # the check above just read this database
         if session.scalar(select(OperatorAlert.id).where(OperatorAlert.kind == DEMO_ALERT,
                                                          OperatorAlert.resolved_at.is_(None))) is None:
             session.add(OperatorAlert(kind=DEMO_ALERT, message=message))

@@ -203,6 +203,7 @@ class Line:
 
     client: Any
     fake: FakeLine
+    clock: Any = None  # LINE stamps events with the time they happened: here, the desk's frozen time
     secret: str = CHANNEL_SECRET
 
     def post(self, *events: dict[str, Any], signature: str | None = None):
@@ -215,11 +216,16 @@ class Line:
     def token(self, user_id: str, ttl: float = 60.0) -> str:
         return self.fake.store.issue_reply_token(user_id, ttl)
 
+    def stamped(self, event: dict[str, Any]) -> dict[str, Any]:
+        if self.clock is not None:
+            event["timestamp"] = int(self.clock().timestamp() * 1000)
+        return event
+
     def follow(self, user_id: str) -> dict[str, Any]:
-        return line_events.follow(user_id, self.token(user_id))
+        return self.stamped(line_events.follow(user_id, self.token(user_id)))
 
     def text(self, user_id: str, said: str) -> dict[str, Any]:
-        return line_events.text(user_id, self.token(user_id), said)
+        return self.stamped(line_events.text(user_id, self.token(user_id), said))
 
     def received(self, user_id: str) -> list[str]:
         """What the user saw, as text, in order."""
@@ -227,8 +233,8 @@ class Line:
 
 
 @pytest.fixture
-def line(client, fake_line) -> Line:
-    return Line(client, fake_line)
+def line(client, fake_line, app) -> Line:
+    return Line(client, fake_line, app.extensions["services"].clock)
 
 
 def make_jobs_due(db) -> None:

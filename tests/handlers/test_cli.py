@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from bot import create_app
 from models import Booking, Counsellor, LocalMeeting
 from tests.support.chat import play, says, tap
 from tests.support.scripts import DETAILS, UP_TO_NAME
 
 
-def test_demo_data_makes_counsellors_for_every_topic_and_running_it_again_changes_nothing(app, services):
+def test_demo_data_makes_counsellors_for_every_topic_and_running_it_again_changes_nothing(config, clock, services):
+    app = create_app(config.but(simulator=True), clock=clock)  # demo data is for the simulator only
     runner = app.test_cli_runner()
-    assert "3 added" in runner.invoke(args=["demo-data"]).output
+    assert "9 added" in runner.invoke(args=["demo-data"]).output  # 3 counsellors, 3 simulated users, 3 logins
     assert "0 added" in runner.invoke(args=["demo-data"]).output
     with services.db.transaction() as session:
         counsellors = session.scalars(select(Counsellor)).all()
@@ -19,6 +21,7 @@ def test_demo_data_makes_counsellors_for_every_topic_and_running_it_again_change
         covered = {topic for c in counsellors for topic in c.topics}
         assert covered == set(services.desk_settings.topics)
         assert all(c.weekly.keys() == {"0", "1", "2", "3", "4"} for c in counsellors)
+    app.extensions["services"].close()
 
 
 def test_maintenance_mode_pauses_every_answer_until_switched_off(app, chat):
