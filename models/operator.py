@@ -37,6 +37,8 @@ class Operator(Base):
     # The Entra ID account (object id and tenant id claims) bound at its first sign-in.
     entra_oid: Mapped[str | None] = mapped_column(String(36))
     entra_tid: Mapped[str | None] = mapped_column(String(36))
+    # Set after too many failed password sign-ins to this address; only an admin lifts it.
+    locked_at: Mapped[datetime | None]
 
     __table_args__ = (CheckConstraint("role IN ('admin', 'counsellor', 'viewer')", name="role"),
                       Index("uq_operators_entra_oid", "entra_tid", "entra_oid", unique=True))

@@ -26,7 +26,7 @@ from bot.console.audit import audit
 from bot.console.auth import public, requires
 from bot.console.identity import current_operator
 from bot.console.blueprint import bp
-from bot.console.cli import create_operator, operator_active, operator_password
+from bot.console.cli import create_operator, operator_active, operator_password, operator_unlock
 
 __all__ = ["audit", "bp", "current_operator", "init_console", "public", "requires"]
 
@@ -41,5 +41,5 @@ def init_console(app: Flask) -> None:
     for name in CSRF_EXEMPT_BLUEPRINTS:
         if name in app.blueprints:
             csrf.exempt(app.blueprints[name])
-    for command in (create_operator, operator_active, operator_password):
+    for command in (create_operator, operator_active, operator_password, operator_unlock):
         app.cli.add_command(command)

@@ -73,6 +73,21 @@ def _operator(session, email: str) -> Operator:
     return operator
 
 
+@click.command("operator-unlock")
+@click.argument("email")
+@with_appcontext
+def operator_unlock(email: str) -> None:
+    """Lift the lock that repeated failed sign-ins put on a console operator's address."""
+    from bot.console import throttle
+
+    with current_services().db.transaction() as session:
+        operator = _operator(session, email)
+        throttle.unlock(session, operator)
+        audit("operator_unlocked", target=f"operator:{operator.id}", detail={"via": "cli"}, session=session,
+              operator=None)
+    click.echo(f"operator {operator.email} unlocked")
+
+
 @click.command("operator-active")
 @click.argument("email")
 @click.argument("state", type=click.Choice(["on", "off"]))

@@ -25,7 +25,8 @@ from bot.console.blueprint import bp
 from bot.services import current_services
 
 BAD_CREDENTIALS = "メールアドレスまたはパスワードが正しくありません。"
-THROTTLED = "サインインの失敗が続いたため、しばらく受け付けを停止しています。15分ほどおいてから、もう一度お試しください。"
+THROTTLED = "サインインの失敗が続いたため、しばらく受け付けを停止しています。時間をおいてから、もう一度お試しください。"
+LOCKED = "サインインの失敗が続いたため、このアカウントはロックされています。管理者に解除を依頼してください。"
 
 
 def login_page(status: int = 200, email: str = "", next_url: str | None = None):
@@ -51,13 +52,13 @@ def login_submit():
     ip, now = client_ip(), current_services().clock()
     db = current_services().db
     with db.transaction() as session:
-        locked = throttle.locked_until(session, email, ip, now) is not None
-        if locked:
-            audit(SIGN_IN_REFUSED, detail={"method": "password", "reason": "throttled"}, session=session,
+        refused, attempt_id = throttle.begin(session, email, ip, now)
+        if refused:
+            audit(SIGN_IN_REFUSED, detail={"method": "password", "reason": refused}, session=session,
                   operator=None, email=email)
-        found = session.scalar(select(Operator).where(Operator.email == email)) if email and not locked else None
-    if locked:
-        flash(THROTTLED, "error")
+        found = session.scalar(select(Operator).where(Operator.email == email)) if email and not refused else None
+    if refused:
+        flash(LOCKED if refused == throttle.LOCKED else THROTTLED, "error")
         return login_page(429, email=email, next_url=next_url)
     # Hashing takes a while: outside any transaction (on SQLite each one holds the write lock).
     matches = password_matches(found, password)
@@ -65,7 +66,7 @@ def login_submit():
         operator = session.get(Operator, found.id) if found is not None else None
         demo = matches and is_demo_password_on_a_live_desk(password)
         accepted = matches and operator is not None and operator.active and not demo
-        throttle.record(session, email, ip, accepted, now)
+        throttle.settle(session, attempt_id, accepted)
         if accepted:
             rehash_if_needed(operator, password)
             operator.last_sign_in_at = now
