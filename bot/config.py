@@ -224,6 +224,8 @@ class Config:
     console_idle_minutes: int = 30
     # However active, a console session ends this long after sign-in.
     console_session_hours: int = 12
+    # A counsellor sees their booking, its user and the conversation around it until this long after the session.
+    counsellor_access_days: int = 30
     console_sso: SsoSettings | None = None
 
     @property
@@ -301,6 +303,7 @@ class Config:
             proxy_hops=proxy_hops,
             console_idle_minutes=idle_minutes,
             console_session_hours=_int(env, "CONSOLE_SESSION_HOURS", 12),
+            counsellor_access_days=_int(env, "CONSOLE_COUNSELLOR_ACCESS_DAYS", 30),
             console_sso=SsoSettings.from_env(env),
             **_retention(env),
             **_observability(env, simulator),

@@ -28,7 +28,7 @@ from bot.console.auth import polled, requires
 from bot.console.identity import current_operator
 from bot.console.blueprint import bp
 from bot.console.formatting import moment_label, status_label
-from bot.console.scope import bookings_visible_to, users_visible_to
+from bot.console.scope import bookings_visible_to, messages_visible_to, users_visible_to
 from bot.services import current_services
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -151,10 +151,10 @@ class Filters:
                  "step": self.step, "stuck": "1" if self.stuck else ""}
         return {k: v for k, v in found.items() if v}
 
-    def conditions(self, now: datetime) -> list[Any]:
+    def conditions(self, now: datetime, session: Session, operator: Operator) -> list[Any]:
         where: list[Any] = []
         if self.q or self.date_from or self.date_to:
-            said = select(MessageLog.user_id)
+            said = select(MessageLog.user_id).where(messages_visible_to(session, operator))
             if self.q:
                 said = said.where(MessageLog.text.icontains(self.q, autoescape=True))
             if self.date_from:
@@ -194,11 +194,11 @@ def conversations():
     last = (select(MessageLog.user_id, func.max(MessageLog.created_at).label("at"))
             .group_by(MessageLog.user_id).subquery())
     activity = func.coalesce(last.c.at, LineUser.last_seen_at, LineUser.created_at)
-    base = (select(LineUser, ConversationState, activity.label("activity"))
-            .outerjoin(ConversationState, ConversationState.user_id == LineUser.id)
-            .outerjoin(last, last.c.user_id == LineUser.id)
-            .where(users_visible_to(operator), *filters.conditions(now)))
     with current_services().db.transaction() as session:
+        base = (select(LineUser, ConversationState, activity.label("activity"))
+                .outerjoin(ConversationState, ConversationState.user_id == LineUser.id)
+                .outerjoin(last, last.c.user_id == LineUser.id)
+                .where(users_visible_to(operator), *filters.conditions(now, session, operator)))
         total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
         rows = session.execute(base.order_by(activity.desc(), LineUser.id.desc())
                                .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
@@ -242,10 +242,11 @@ def conversation(user_id: int):
     operator = current_operator()
     with current_services().db.transaction() as session:
         user = visible_user(session, operator, user_id)
-        rows = list(session.scalars(select(MessageLog).where(MessageLog.user_id == user.id)
+        mine = messages_visible_to(session, current_operator())
+        rows = list(session.scalars(select(MessageLog).where(MessageLog.user_id == user.id, mine)
                                     .order_by(MessageLog.id.desc()).limit(TIMELINE_LIMIT)))
         rows.reverse()
-        total = session.scalar(select(func.count()).select_from(MessageLog).where(MessageLog.user_id == user.id))
+        total = session.scalar(select(func.count()).select_from(MessageLog).where(MessageLog.user_id == user.id, mine))
         state = session.get(ConversationState, user.id)
         consents = list(session.scalars(select(PolicyConsent).where(PolicyConsent.user_id == user.id)
                                         .order_by(PolicyConsent.id)))
@@ -288,7 +289,8 @@ def conversation_messages(user_id: int):
         after = 0
     with current_services().db.transaction() as session:
         user = visible_user(session, current_operator(), user_id)
-        rows = session.scalars(select(MessageLog).where(MessageLog.user_id == user.id, MessageLog.id > after)
+        rows = session.scalars(select(MessageLog).where(MessageLog.user_id == user.id, MessageLog.id > after,
+                                                        messages_visible_to(session, current_operator()))
                                .order_by(MessageLog.id).limit(POLL_LIMIT))
         messages = [bubble(row, user.erased_at is not None) for row in rows]
         read = flask_session.get(TIMELINES_READ, [])
