@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from conversations.schedule import TOKYO, WEEKDAYS_JA, BookingRules, to_tokyo
 from models import Booking, Counsellor
 from models.booking import CONFIRMED
+from handlers.operators import end_counsellors_logins
 
 NAME_MAX = 80
 EMAIL_MAX = 254
@@ -189,6 +190,8 @@ def set_active(session: Session, counsellor: Counsellor, active: bool, now: date
         if blocking:
             return blocking
     counsellor.active = active
+    if not active:
+        end_counsellors_logins(session, counsellor)
     return 0
 
 

@@ -37,6 +37,8 @@ ACTION_LABELS = {
     "operator_activated": "操作者の再有効化",
     "operator_password_set": "操作者のパスワード再設定",
     "operator_unlocked": "操作者のロック解除",
+    "operator_role_set": "操作者の役割の変更",
+    "operators_viewed": "ログイン一覧の閲覧",
     "view_conversations": "会話一覧の閲覧",
     "view_conversation": "会話の閲覧",
     "flag_handled": "要対応の対応済み",

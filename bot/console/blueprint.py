@@ -66,6 +66,7 @@ NAVIGATION = (
     ("console.policies", "運営方針", ("admin",)),
     ("console.users", "利用者", ("admin",)),
     ("console.statistics", "統計", ("admin", "viewer")),
+    ("console.operators", "ログイン", ("admin",)),
     ("console.audit_log", "操作記録", ("admin",)),
     ("console.settings", "設定", ("admin",)),
 )

@@ -78,11 +78,11 @@ def _operator(session, email: str) -> Operator:
 @with_appcontext
 def operator_unlock(email: str) -> None:
     """Lift the lock that repeated failed sign-ins put on a console operator's address."""
-    from bot.console import throttle
+    from handlers.operators import unlock
 
     with current_services().db.transaction() as session:
         operator = _operator(session, email)
-        throttle.unlock(session, operator)
+        unlock(session, operator)
         audit("operator_unlocked", target=f"operator:{operator.id}", detail={"via": "cli"}, session=session,
               operator=None)
     click.echo(f"operator {operator.email} unlocked")

@@ -98,10 +98,3 @@ def settle(session: Session, attempt_id: int, succeeded: bool) -> None:
     if succeeded:
         session.execute(update(SignInAttempt).where(SignInAttempt.id == attempt_id).values(succeeded=True))
 
-
-def unlock(session: Session, operator: Operator) -> None:
-    """An admin lifts an address's lock: its failures are forgotten."""
-    operator.locked_at = None
-    session.execute(delete(SignInAttempt).where(SignInAttempt.email == operator.email,
-                                                SignInAttempt.succeeded.is_(False)))
-
