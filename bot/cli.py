@@ -38,7 +38,8 @@ def register_commands(app: Flask) -> None:
         if not services.config.simulator:
             click.echo("a LINE channel is configured: no demo data is loaded (it is for the simulator only)")
             return
-        added = load_demo_data(services.db, current_app.extensions.get("simulator_store"), operators=True)
+        added = load_demo_data(services.db, current_app.extensions.get("simulator_store"), operators=True,
+                               demo=True)
         click.echo(f"demo data loaded ({added} added)")
         click.echo("console demo logins (password " + DEMO_PASSWORD + "): "
                    + ", ".join(f"{email} ({role})" for email, _, role, _ in DEMO_OPERATORS))

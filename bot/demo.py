@@ -64,7 +64,7 @@ def demo_rows(db: Database) -> DemoRows:
     with db.transaction() as session:
         logins = list(session.scalars(select(Operator).where(Operator.email.in_(DEMO_OPERATOR_EMAILS))))
         counsellors = len(list(session.scalars(select(Counsellor.id).where(
-            Counsellor.email.in_(DEMO_COUNSELLOR_EMAILS), Counsellor.active.is_(True)))))
+            Counsellor.demo.is_(True), Counsellor.active.is_(True)))))
     return DemoRows(sum(password_matches(o, DEMO_PASSWORD) for o in logins), counsellors)
 
 
@@ -89,8 +89,6 @@ def warn_of_demo_data(db: Database) -> DemoRows:
                f"{found.counsellors} demo counsellors). Demo logins are refused. Remove them with: "
                "flask --app bot demo-data --remove")
     log.warning("%s", message)
-    if not found.operators:  # demo counsellors alone open nothing: the log line is enough
-        return found
     with db.transaction() as session:  # the check above just read this database
         if session.scalar(select(OperatorAlert.id).where(OperatorAlert.kind == DEMO_ALERT,
                                                          OperatorAlert.resolved_at.is_(None))) is None:
@@ -107,21 +105,22 @@ def remove_demo_data(db: Database) -> DemoRows:
             update(Operator).where(Operator.email.in_(DEMO_OPERATOR_EMAILS),
                                    (Operator.active.is_(True)) | Operator.password_hash.is_not(None))
             .values(active=False, password_hash=None, session_version=Operator.session_version + 1)).rowcount
-        counsellors = session.execute(update(Counsellor).where(Counsellor.email.in_(DEMO_COUNSELLOR_EMAILS),
-                                                               Counsellor.active.is_(True))
+        counsellors = session.execute(update(Counsellor).where(
+            Counsellor.email.in_(DEMO_COUNSELLOR_EMAILS) | Counsellor.demo.is_(True), Counsellor.active.is_(True))
                                       .values(active=False)).rowcount
     return DemoRows(operators, counsellors)
 
 
-def load_demo_data(db: Database, simulator_store=None, *, operators: bool = False) -> int:
+def load_demo_data(db: Database, simulator_store=None, *, operators: bool = False, demo: bool = False) -> int:
     """Add the demo counsellors (and simulator users, and console operators) that are missing;
-    returns how many were added."""
+    returns how many were added. `demo` marks the counsellors as the simulator's demo rows, never
+    offered once a LINE channel is configured (tests use them as ordinary counsellors)."""
     added = 0
     with db.transaction() as session:
         known = set(session.scalars(select(Counsellor.email)))
         for name, email, topics, weekly in DEMO_COUNSELLORS:
             if email not in known:
-                session.add(Counsellor(name=name, email=email, topics=topics, weekly=weekly, days_off=[]))
+                session.add(Counsellor(name=name, email=email, topics=topics, weekly=weekly, days_off=[], demo=demo))
                 added += 1
     if operators:
         added += _load_demo_operators(db)

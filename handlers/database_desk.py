@@ -47,9 +47,9 @@ def _windows(weekly: dict) -> dict[int, tuple[tuple[time, time], ...]]:
 
 class DatabaseDesk:
     def __init__(self, session: Session, user: LineUser, settings: DeskSettings,
-                 policies: list[PolicyDocument], clock: Callable[[], datetime]) -> None:
+                 policies: list[PolicyDocument], clock: Callable[[], datetime], *, demo_counsellors: bool = True) -> None:
         self.session, self.user, self.settings = session, user, settings
-        self._policies, self._clock = policies, clock
+        self._policies, self._clock, self._demo_counsellors = policies, clock, demo_counsellors
         self._counsellors: list[availability.Counsellor] | None = None
 
     def now(self) -> datetime:
@@ -89,7 +89,10 @@ class DatabaseDesk:
 
     def _active_counsellors(self) -> list[availability.Counsellor]:
         if self._counsellors is None:
-            rows = self.session.scalars(select(Counsellor).where(Counsellor.active.is_(True)).order_by(Counsellor.id))
+            query = select(Counsellor).where(Counsellor.active.is_(True)).order_by(Counsellor.id)
+            if not self._demo_counsellors:
+                query = query.where(Counsellor.demo.is_(False))
+            rows = self.session.scalars(query)
             self._counsellors = [
                 availability.Counsellor(c.id, c.name, frozenset(c.topics), _windows(c.weekly), c.days_off_set())
                 for c in rows]

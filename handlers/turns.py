@@ -149,7 +149,8 @@ def converse(session: Session, services: Services, user: LineUser, user_input: U
     state = State(saved.flow, saved.step, saved.run_id, dict(saved.answers or {}), list(saved.history or []),
                   saved.reasks or 0, saved.updated_at)
     # Read in this turn's transaction, so a version published a moment ago on any host counts.
-    desk = DatabaseDesk(session, user, services.desk_settings, services.policies_now(session), services.clock)
+    desk = DatabaseDesk(session, user, services.desk_settings, services.policies_now(session), services.clock,
+                        demo_counsellors=services.config.simulator)
     turn = ENGINE.turn(state, user_input, desk)
     saved.flow, saved.step, saved.run_id = state.flow, state.step, state.run_id
     saved.answers, saved.history, saved.reasks = state.answers, state.history, state.reasks

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, stamped
@@ -23,6 +23,8 @@ class Counsellor(Base):
     # ISO dates the counsellor does not work.
     days_off: Mapped[list[Any]] = mapped_column(default=list)
     active: Mapped[bool] = mapped_column(default=True)
+    # Added by `demo-data` for the simulator: never offered to users once a LINE channel is configured.
+    demo: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = stamped()
 
     def days_off_set(self) -> frozenset[date]:

@@ -63,3 +63,22 @@ def test_no_demo_data_is_created_once_a_line_channel_is_set(app):
 def alerts(app) -> list[OperatorAlert]:
     with db(app).transaction() as session:
         return list(session.scalars(select(OperatorAlert).where(OperatorAlert.kind == "demo_data")))
+
+
+def test_demo_counsellors_from_the_simulator_are_never_offered_on_a_live_desk(config, clock, services):
+    from tests.support.chat import Chat, play, says, tap
+    from tests.support.scripts import AGREED
+
+    simulated = create_app(config.but(simulator=True), clock=clock)
+    assert simulated.test_cli_runner().invoke(args=["demo-data"]).exit_code == 0
+    simulated.extensions["services"].close()
+
+    live = create_app(config, clock=clock)
+    try:
+        [alert] = alerts(live)
+        assert "3 demo counsellors" in alert.message
+        answer = play(Chat(services, "U" + "4" * 32), AGREED + [(tap("相談を予約する"), says("テーマ"))])
+        offered = Chat(services, "U" + "4" * 32).tap("キャリア・転職", answer)
+        assert "ご予約いただける日がありません" in offered.text  # the demo counsellors do not count
+    finally:
+        live.extensions["services"].close()
