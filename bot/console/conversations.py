@@ -36,7 +36,7 @@ PAGE_SIZE = 30
 TIMELINE_LIMIT = 1000  # the newest messages on the page; older ones are rarely needed and slow it down
 POLL_LIMIT = 200
 # The users whose timeline this console session has read (and the audit log has recorded).
-TIMELINES_READ = "console_timelines_read"
+TIMELINES_READ = "console_timelines_read"  # user id -> the newest message id this session was shown
 # The text searched for in the conversation list, kept out of its URL.
 SEARCH = "console_conversation_search"
 # The engine gives the desk's phone number at its re-ask cap and starts counting again from 0, so a
@@ -265,12 +265,16 @@ def conversation(user_id: int):
         booking_rows = [{"reference": b.reference, "starts": moment_label(b.starts_at), "topic": b.topic,
                          "status": status_label(b.status)} for b in bookings]
         audit("view_conversation", f"line_user:{user.id}", {"messages": len(messages)}, session=session)
-        read = flask_session.get(TIMELINES_READ, [])
-        if user.id not in read:
-            flask_session[TIMELINES_READ] = read + [user.id]
+        _shown(user.id, messages[-1]["id"] if messages else 0)
     return render_template("console/conversation.html", user=view, messages=messages, total=total,
                            consents=consent_rows, bookings=booking_rows,
                            last_id=messages[-1]["id"] if messages else 0)
+
+
+def _shown(user_id: int, last_id: int) -> None:
+    read = dict(flask_session.get(TIMELINES_READ, {}))
+    read[str(user_id)] = max(last_id, read.get(str(user_id), 0))
+    flask_session[TIMELINES_READ] = read
 
 
 @bp.get("/conversations/<int:user_id>/messages")
@@ -293,11 +297,14 @@ def conversation_messages(user_id: int):
                                                         messages_visible_to(session, current_operator()))
                                .order_by(MessageLog.id).limit(POLL_LIMIT))
         messages = [bubble(row, user.erased_at is not None) for row in rows]
-        read = flask_session.get(TIMELINES_READ, [])
-        if user.id not in read or len(messages) == POLL_LIMIT:
+        shown = flask_session.get(TIMELINES_READ, {}).get(str(user.id))
+        # A live refresh asks only for what is newer than what was shown; reading back (a first read,
+        # or a page of messages older than those already shown) is a view of its own.
+        if shown is None or (messages and after < shown):
             audit("view_conversation", f"line_user:{user.id}", {"messages": len(messages), "via": "poll"},
                   session=session)
-            flask_session[TIMELINES_READ] = read + [user.id] if user.id not in read else read
+        if messages:
+            _shown(user.id, messages[-1]["id"])
     return jsonify({"messages": messages, "last_id": messages[-1]["id"] if messages else after})
 
 

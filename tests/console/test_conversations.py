@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from bot.console.formatting import moment_label
 from bot.demo import load_demo_data
@@ -103,15 +103,17 @@ def test_the_timeline_is_a_chat_with_tokyo_times_and_the_flow_and_step(app, admi
     assert "2026-04-01" in body and "同意" in body  # consent history
 
 
-def test_viewing_a_conversation_is_audited_and_polling_it_is_not(app, admin, line, worker):
+def test_viewing_a_conversation_is_audited_and_its_live_refresh_is_not(app, admin, line, worker):
     say(line, worker, TALKER, "こんにちは")
     uid = user_id(app, TALKER)
     admin.get(f"/console/conversations/{uid}")
     [entry] = audit_rows(app, "view_conversation")
     assert entry.target == f"line_user:{uid}" and entry.operator_email == "admin@desk.example.jp"
     before = len(audit_rows(app))
-    admin.get(f"/console/conversations/{uid}/messages?after=0")
-    admin.get(f"/console/conversations/{uid}/messages?after=0")
+    with db(app).transaction() as session:
+        shown = session.scalar(select(func.max(MessageLog.id)).where(MessageLog.user_id == uid))
+    admin.get(f"/console/conversations/{uid}/messages?after={shown}")
+    admin.get(f"/console/conversations/{uid}/messages?after={shown}")
     assert len(audit_rows(app)) == before
 
 

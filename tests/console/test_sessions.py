@@ -85,9 +85,23 @@ def test_reading_a_timeline_through_its_polling_endpoint_is_audited_once_per_ses
     client = app.test_client()
     sign_in(client)
     user_id = a_user_with_messages(app)
-    assert len(client.get(f"/console/conversations/{user_id}/messages?after=0").json["messages"]) == 3
-    client.get(f"/console/conversations/{user_id}/messages?after=0")
+    first = client.get(f"/console/conversations/{user_id}/messages?after=0").json
+    assert len(first["messages"]) == 3
+    client.get(f"/console/conversations/{user_id}/messages?after={first['last_id']}")  # the live refresh
     [entry] = audit_rows(app, "view_conversation")
     assert entry.target == f"line_user:{user_id}" and json.loads(entry.detail)["via"] == "poll"
     client.get(f"/console/conversations/{user_id}")  # the page itself is audited as before
     assert len(audit_rows(app, "view_conversation")) == 2
+
+
+def test_reading_older_messages_through_the_polling_endpoint_is_audited_each_time(build):
+    app = build()
+    create_operator(app)
+    client = app.test_client()
+    sign_in(client)
+    user_id = a_user_with_messages(app, 5)
+    client.get(f"/console/conversations/{user_id}")  # audited: the page
+    newest = client.get(f"/console/conversations/{user_id}/messages?after=0").json["last_id"]  # reads back
+    client.get(f"/console/conversations/{user_id}/messages?after={newest}")  # a live refresh: nothing new
+    client.get(f"/console/conversations/{user_id}/messages?after=0")  # reads back again
+    assert len(audit_rows(app, "view_conversation")) == 3
