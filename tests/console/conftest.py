@@ -15,6 +15,7 @@ from tests.support.console import (
     VIEWER_EMAIL,
     create_operator,
     db,
+    signed_in_admin,
 )
 
 
@@ -51,3 +52,9 @@ def world(app):
     for found in ids.values():  # the logins page's routes act on the viewer's login
         found.update(operator_id=viewer.id, action="unlock")
     return ids
+
+
+@pytest.fixture
+def admin(app):
+    """A client signed in to the console as an admin."""
+    return signed_in_admin(app)

@@ -25,7 +25,7 @@ COUNSELLOR = "ueda.mayu@desk.example.jp"
 
 
 @pytest.fixture
-def admin(app):
+def staffed(app):
     create_operator(app)
     create_operator(app, VIEWER_EMAIL, "viewer", name="統計 閲覧者")
     return app
@@ -46,17 +46,17 @@ def rows(html: str) -> list[list[str]]:
             for r in found]
 
 
-def test_a_viewer_gets_403_on_the_audit_log(admin):
-    assert signed_in_client(admin, VIEWER_EMAIL).get("/console/audit").status_code == 403
-    assert not audit_rows(admin, "view_audit_log")
+def test_a_viewer_gets_403_on_the_audit_log(staffed):
+    assert signed_in_client(staffed, VIEWER_EMAIL).get("/console/audit").status_code == 403
+    assert not audit_rows(staffed, "view_audit_log")
 
 
-def test_entries_show_newest_first_in_tokyo_time_with_japanese_actions_or_the_raw_one(admin):
-    add(admin, datetime(2026, 11, 20, 1, 2, 3, tzinfo=TOKYO), "view_booking", target="booking:AB12CD34",
+def test_entries_show_newest_first_in_tokyo_time_with_japanese_actions_or_the_raw_one(staffed):
+    add(staffed, datetime(2026, 11, 20, 1, 2, 3, tzinfo=TOKYO), "view_booking", target="booking:AB12CD34",
         detail='{"from": "list"}')
-    add(admin, datetime(2026, 11, 21, 23, 59, 59, tzinfo=TOKYO), "something_new", email=COUNSELLOR,
+    add(staffed, datetime(2026, 11, 21, 23, 59, 59, tzinfo=TOKYO), "something_new", email=COUNSELLOR,
         target="line_user:17", ip="198.51.100.4")
-    client = signed_in_client(admin)
+    client = signed_in_client(staffed)
     table = rows(client.get("/console/audit").get_data(as_text=True))
     # The admin's own sign-in (now) is the newest.
     assert table[0][1:3] == ["admin@desk.example.jp", "サインイン sign_in"]
@@ -69,26 +69,26 @@ def test_entries_show_newest_first_in_tokyo_time_with_japanese_actions_or_the_ra
     assert "<script>" not in html
 
 
-def test_every_view_of_the_log_is_audited_with_its_filters_and_never_lists_itself(admin):
-    client = signed_in_client(admin)
+def test_every_view_of_the_log_is_audited_with_its_filters_and_never_lists_itself(staffed):
+    client = signed_in_client(staffed)
     html = client.get("/console/audit").get_data(as_text=True)
     assert "操作記録の閲覧" not in "".join(c for r in rows(html) for c in r)
     client.get("/console/audit?operator=ueda&action=view_booking&page=2")
-    first, second = audit_rows(admin, "view_audit_log")
+    first, second = audit_rows(staffed, "view_audit_log")
     assert first.detail == '{"page": 1}' and first.operator_email == "admin@desk.example.jp"
     assert second.detail == '{"action": "view_booking", "operator": "ueda", "page": 2}'
     html = client.get("/console/audit?action=view_audit_log").get_data(as_text=True)
     assert [r[2] for r in rows(html)] == ["操作記録の閲覧 view_audit_log"] * 2
 
 
-def test_filters_by_operator_action_target_and_tokyo_dates(admin):
+def test_filters_by_operator_action_target_and_tokyo_dates(staffed):
     day = datetime(2026, 11, 10, 9, 0, tzinfo=TOKYO)
-    add(admin, day, "view_booking", target="booking:AAAA1111")
-    add(admin, day + timedelta(days=1), "view_booking", email=COUNSELLOR, target="booking:BBBB2222")
-    add(admin, day + timedelta(days=2), "view_conversation", email=COUNSELLOR, target="line_user:5")
-    add(admin, datetime(2026, 11, 13, 0, 30, tzinfo=TOKYO), "view_user", target="line_user:50_%")  # the 12th in UTC
-    add(admin, day, "sign_in_failed", email="someone@else.example", detail='{"reason": "unknown_email"}')
-    client = signed_in_client(admin)
+    add(staffed, day, "view_booking", target="booking:AAAA1111")
+    add(staffed, day + timedelta(days=1), "view_booking", email=COUNSELLOR, target="booking:BBBB2222")
+    add(staffed, day + timedelta(days=2), "view_conversation", email=COUNSELLOR, target="line_user:5")
+    add(staffed, datetime(2026, 11, 13, 0, 30, tzinfo=TOKYO), "view_user", target="line_user:50_%")  # the 12th in UTC
+    add(staffed, day, "sign_in_failed", email="someone@else.example", detail='{"reason": "unknown_email"}')
+    client = signed_in_client(staffed)
 
     def targets(query: str) -> list[str]:
         return [r[3] for r in rows(client.get(f"/console/audit?{query}").get_data(as_text=True))]
@@ -109,13 +109,13 @@ def test_filters_by_operator_action_target_and_tokyo_dates(admin):
     assert '<option value="view_conversation">会話の閲覧</option>' in html
 
 
-def test_pages_of_fifty_newest_first_keep_the_filters(admin):
+def test_pages_of_fifty_newest_first_keep_the_filters(staffed):
     start = datetime(2026, 11, 1, 9, 0, tzinfo=TOKYO)
-    with db(admin).transaction() as session:
+    with db(staffed).transaction() as session:
         for i in range(PAGE_SIZE + 5):
             session.add(AuditEntry(at=start + timedelta(minutes=i), operator_email=COUNSELLOR, action="view_booking",
                                    target=f"booking:N{i:04d}"))
-    client = signed_in_client(admin)
+    client = signed_in_client(staffed)
     first = client.get("/console/audit?action=view_booking").get_data(as_text=True)
     assert [r[3] for r in rows(first)][:2] == ["booking:N0054", "booking:N0053"]
     assert len(rows(first)) == PAGE_SIZE
@@ -126,14 +126,14 @@ def test_pages_of_fifty_newest_first_keep_the_filters(admin):
     assert "古い記録へ" not in second and "新しい記録へ" in second
 
 
-def test_no_console_route_changes_the_audit_log(admin):
-    rules = [r for r in admin.url_map.iter_rules() if r.endpoint == "console.audit_log"]
+def test_no_console_route_changes_the_audit_log(staffed):
+    rules = [r for r in staffed.url_map.iter_rules() if r.endpoint == "console.audit_log"]
     assert [sorted(r.methods - {"HEAD", "OPTIONS"}) for r in rules] == [["GET"]]
-    client = signed_in_client(admin)
+    client = signed_in_client(staffed)
     assert client.post("/console/audit").status_code in (400, 405)
 
     def snapshot():
-        return [(e.id, e.at, e.operator_email, e.action, e.target, e.detail, e.ip) for e in audit_rows(admin)]
+        return [(e.id, e.at, e.operator_email, e.action, e.target, e.detail, e.ip) for e in audit_rows(staffed)]
 
     before = snapshot()
     html = client.get("/console/audit?action=x&target=<script>alert(1)</script>").get_data(as_text=True)

@@ -4,11 +4,10 @@ its live poll, the role scope, and marking a crisis flag handled. On SQLite and 
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
 from datetime import datetime, timedelta
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import func, select, update
 
 from bot.console.formatting import moment_label
@@ -51,10 +50,6 @@ def rows_of(page) -> list[str]:
     return re.findall(r'<tr data-user-id="\d+">\s*<td><a href="[^"]+">([^<]+)</a>', page.get_data(as_text=True))
 
 
-@pytest.fixture
-def admin(app):
-    create_operator(app)
-    return signed_in_client(app)
 
 
 def test_an_admin_sees_every_user_with_name_last_activity_step_and_badges(app, admin, chat, line, worker):

@@ -10,7 +10,12 @@ from sqlalchemy import select
 
 from models import Counsellor, LineUser, MessageLog
 from tests.support.chat import play, says, tap
-from tests.support.console import create_counsellor_operator, create_operator, db, signed_in_client
+from tests.support.console import (
+    create_counsellor_operator,
+    create_operator,
+    db,
+    signed_in_client,
+)
 from tests.support.scripts import DETAILS, UP_TO_NAME
 
 

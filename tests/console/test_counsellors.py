@@ -14,6 +14,7 @@ from tests.support.console import (
     create_operator,
     db,
     post_form,
+    signed_in_admin,
     signed_in_client,
 )
 from tests.support.scripts import AGREED, DETAILS, UP_TO_NAME
@@ -32,9 +33,6 @@ def by_email(app, email: str) -> Counsellor:
     return next(c for c in counsellors(app) if c.email == email)
 
 
-def admin(app):
-    create_operator(app)
-    return signed_in_client(app)
 
 
 def text(response) -> str:
@@ -42,7 +40,7 @@ def text(response) -> str:
 
 
 def test_an_admin_adds_a_counsellor_with_topics_and_weekly_hours_and_the_list_shows_them(app):
-    client = admin(app)
+    client = signed_in_admin(app)
     page = client.get(NEW)
     assert page.status_code == 200
     assert all(topic in text(page) for topic in ("キャリア・転職", "収入・家計", "職場の悩み・労働条件", "その他"))
@@ -65,7 +63,7 @@ def test_an_admin_adds_a_counsellor_with_topics_and_weekly_hours_and_the_list_sh
 
 
 def test_every_field_that_does_not_fit_is_asked_again_kindly_and_nothing_is_saved(app):
-    client = admin(app)
+    client = signed_in_admin(app)
     post_form(client, NEW, NEW, GOOD)
     cases = [
         ({"name": " "}, "お名前を入力してください"),
@@ -89,7 +87,7 @@ def test_every_field_that_does_not_fit_is_asked_again_kindly_and_nothing_is_save
 
 
 def test_editing_hours_and_topics_saves_them_and_the_audit_says_what_changed(app):
-    client = admin(app)
+    client = signed_in_admin(app)
     post_form(client, NEW, NEW, GOOD)
     sakura = by_email(app, "kobayashi.sakura@desk.example.jp")
     url = f"/console/counsellors/{sakura.id}"
@@ -115,7 +113,7 @@ def test_editing_hours_and_topics_saves_them_and_the_audit_says_what_changed(app
 
 
 def test_a_day_off_removes_that_day_from_the_dates_a_line_user_is_offered_at_once(app, chat):
-    client = admin(app)
+    client = signed_in_admin(app)
     career = [c for c in counsellors(app) if "キャリア・転職" in c.topics]
     assert len(career) == 2  # the demo desk: two counsellors take career consultations
     for counsellor in career:
@@ -139,7 +137,7 @@ def test_a_day_off_removes_that_day_from_the_dates_a_line_user_is_offered_at_onc
 
 
 def test_a_past_or_unreadable_day_off_is_asked_again(app):
-    client = admin(app)
+    client = signed_in_admin(app)
     post_form(client, NEW, NEW, GOOD)
     url = f"/console/counsellors/{by_email(app, 'kobayashi.sakura@desk.example.jp').id}"
     for typed, message in (("2020-01-01", "過去の日付"), ("あした", "2026-12-24")):
@@ -152,7 +150,7 @@ def test_deactivating_or_a_day_off_is_refused_while_confirmed_sessions_are_comin
     play(chat, UP_TO_NAME + DETAILS + [(tap("確定"), says("ご予約が確定しました"))])
     with db(app).transaction() as session:
         booking = session.scalar(select(Booking))
-    client = admin(app)
+    client = signed_in_admin(app)
     url = f"/console/counsellors/{booking.counsellor_id}"
 
     refused = post_form(client, url, f"{url}/active", {"active": "0"})
@@ -171,7 +169,7 @@ def test_deactivating_or_a_day_off_is_refused_while_confirmed_sessions_are_comin
 
 
 def test_a_deactivated_counsellor_takes_no_bookings_until_reactivated(app, chat):
-    client = admin(app)
+    client = signed_in_admin(app)
     career = [c for c in counsellors(app) if "キャリア・転職" in c.topics]
     for counsellor in career:
         url = f"/console/counsellors/{counsellor.id}"
@@ -200,7 +198,7 @@ def test_an_address_taken_by_someone_else_a_moment_ago_is_refused_by_the_databas
     """The form's own check can lose a race with another admin; the unique index still refuses."""
     from handlers import counsellors as counsellor_admin
 
-    client = admin(app)
+    client = signed_in_admin(app)
     post_form(client, NEW, NEW, GOOD)
     post_form(client, NEW, NEW, {**GOOD, "name": "別の 相談員", "email": "other@desk.example.jp"})
     sakura = by_email(app, "kobayashi.sakura@desk.example.jp")

@@ -9,12 +9,13 @@ from sqlalchemy import select
 from models.base import Base
 from tests.support.console import (
     ADMIN_EMAIL,
+    OWN,
     PASSWORD,
     csrf_token,
     db,
+    fill,
     signed_in_client,
 )
-from tests.support.console import OWN, fill
 
 # What each form would send with its token: the refusal must not depend on the form being empty.
 FORM = {"reason": "テスト", "confirm": "yes", "active": "off", "outcome": "no-show", "notice": "停止中",

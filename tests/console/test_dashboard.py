@@ -12,14 +12,19 @@ from sqlalchemy import select
 from bot.demo import load_demo_data
 from models import LineUser, OperatorAlert
 from tests.support.console import (
+    AOKI,
+    ISHII,
+    at_desk,
     audit_rows,
     create_counsellor_operator,
     create_operator,
     db,
+    insert_booking,
     post_form,
     signed_in_client,
+    text_of,
+    tokyo,
 )
-from tests.support.console import AOKI, ISHII, at_desk, insert_booking, text_of, tokyo
 
 
 def section(page: str, section_id: str) -> str:

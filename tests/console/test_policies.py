@@ -7,8 +7,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from handlers import policies as policy_admin
 from conversations.schedule import to_tokyo
+from handlers import policies as policy_admin
 from models import LineUser, PolicyConsent, PolicyVersion
 from tests.support.chat import TUESDAY_MORNING, at, play, says, tap
 from tests.support.console import (
@@ -17,6 +17,7 @@ from tests.support.console import (
     create_operator,
     db,
     post_form,
+    signed_in_admin,
     signed_in_client,
 )
 from tests.support.scripts import AGREED
@@ -42,9 +43,6 @@ def published(app) -> list[PolicyVersion]:
         return list(session.scalars(select(PolicyVersion)))
 
 
-def admin(app):
-    create_operator(app)
-    return signed_in_client(app)
 
 
 def text(response) -> str:
@@ -52,7 +50,7 @@ def text(response) -> str:
 
 
 def test_the_list_shows_the_shipped_version_in_force_from_its_file(app):
-    client = admin(app)
+    client = signed_in_admin(app)
     page = text(client.get("/console/policies"))
     assert "2026-04-01" in page and "2026年4月1日(水)" in page and "施行中" in page and "ファイル" in page
     version = text(client.get("/console/policies/2026-04-01"))
@@ -61,7 +59,7 @@ def test_the_list_shows_the_shipped_version_in_force_from_its_file(app):
 
 
 def test_a_preview_shows_the_draft_rendered_and_saves_nothing(app):
-    client = admin(app)
+    client = signed_in_admin(app)
     form = client.get(NEW)
     assert form.status_code == 200 and "第1条（目的）" in text(form)  # starts from the version in force
     response = post_form(client, NEW, PREVIEW, draft())
@@ -75,7 +73,7 @@ def test_a_preview_shows_the_draft_rendered_and_saves_nothing(app):
 
 
 def test_publishing_stores_the_version_audits_it_and_lists_it_with_its_publisher(app):
-    client = admin(app)
+    client = signed_in_admin(app)
     response = post_form(client, NEW, NEW, draft())
     assert response.status_code in (302, 303) and response.location.endswith("/console/policies/2026-console")
     [row] = published(app)
@@ -92,7 +90,7 @@ def test_publishing_stores_the_version_audits_it_and_lists_it_with_its_publisher
 
 
 def test_a_duplicate_a_past_date_an_unsafe_id_or_an_overlong_summary_is_asked_again(app):
-    client = admin(app)
+    client = signed_in_admin(app)
     post_form(client, NEW, NEW, draft())
     tomorrow = (today() + timedelta(days=1)).isoformat()
     cases = [
@@ -120,7 +118,7 @@ def test_a_duplicate_a_past_date_an_unsafe_id_or_an_overlong_summary_is_asked_ag
 
 def test_a_version_published_for_today_asks_an_agreed_user_to_consent_at_their_next_input(app, chat, services):
     play(chat, AGREED)
-    client = admin(app)
+    client = signed_in_admin(app)
     post_form(client, NEW, NEW, draft())
     # The chat runs on its own services (another process, as far as caching goes).
     play(chat, [
@@ -136,7 +134,7 @@ def test_a_version_published_for_today_asks_an_agreed_user_to_consent_at_their_n
 
 
 def test_the_public_policy_pages_show_a_console_published_version(app, client):
-    admin_client = admin(app)
+    admin_client = signed_in_admin(app)
     post_form(admin_client, NEW, NEW, draft())
     current = text(client.get("/policy"))
     assert "コンソールで書いた本文です。" in current and "&lt;script&gt;" in current and "<script>alert" not in current
@@ -146,7 +144,7 @@ def test_the_public_policy_pages_show_a_console_published_version(app, client):
 
 
 def test_a_version_for_a_later_day_is_scheduled_and_not_yet_in_force(app, client):
-    admin_client = admin(app)
+    admin_client = signed_in_admin(app)
     later = (today() + timedelta(days=10)).isoformat()
     post_form(admin_client, NEW, NEW, draft(effective=later))
     assert "施行予定" in text(admin_client.get("/console/policies"))
@@ -154,7 +152,7 @@ def test_a_version_for_a_later_day_is_scheduled_and_not_yet_in_force(app, client
 
 
 def test_the_list_counts_the_distinct_users_who_agreed_to_each_version(app):
-    client = admin(app)
+    client = signed_in_admin(app)
     with db(app).transaction() as session:
         users = [LineUser(line_user_id=f"U{n:032d}") for n in range(3)]
         session.add_all(users)

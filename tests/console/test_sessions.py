@@ -10,7 +10,14 @@ import pytest
 
 from bot import create_app
 from models import LineUser, MessageLog
-from tests.support.console import audit_rows, create_operator, csrf_token, db, goes_to_login, sign_in
+from tests.support.console import (
+    audit_rows,
+    create_operator,
+    csrf_token,
+    db,
+    goes_to_login,
+    sign_in,
+)
 
 
 @pytest.fixture

@@ -11,7 +11,14 @@ from sqlalchemy import func, select
 
 from bot.console import throttle
 from models import SignInAttempt
-from tests.support.console import ADMIN_EMAIL, PASSWORD, audit_rows, create_operator, db, sign_in
+from tests.support.console import (
+    ADMIN_EMAIL,
+    PASSWORD,
+    audit_rows,
+    create_operator,
+    db,
+    sign_in,
+)
 
 
 def from_ip(app, ip: str):

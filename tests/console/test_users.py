@@ -53,10 +53,6 @@ def say(line, worker, who: str, *texts: str) -> None:
     worker.run_until_idle()
 
 
-@pytest.fixture
-def admin(app):
-    create_operator(app)
-    return signed_in_client(app)
 
 
 @pytest.fixture

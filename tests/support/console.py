@@ -71,6 +71,12 @@ def signed_in_client(app, email=ADMIN_EMAIL):
     return client
 
 
+def signed_in_admin(app):
+    """A client signed in as a newly created admin."""
+    create_operator(app)
+    return signed_in_client(app)
+
+
 def post_form(client, page_url: str, action_url: str, data: dict | None = None):
     """Open the page that holds a form (for its CSRF token), then post the form to `action_url`."""
     token = csrf_token(client.get(page_url))
