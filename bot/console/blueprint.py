@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, g, render_template, request
+from flask import Blueprint, abort, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from bot.console.formatting import template_helpers
@@ -42,6 +42,14 @@ def _authenticate():
         return render_error(403)
     g.console_operator = load_operator(polling=getattr(view, "console_polled", False))
     return None
+
+
+def get_or_404(session, model, key):
+    """The row, or the console's 404 page when there is none."""
+    found = session.get(model, key)
+    if found is None:
+        abort(404)
+    return found
 
 
 @bp.context_processor

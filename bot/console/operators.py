@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.console.audit import audit
 from bot.console.auth import ROLE_LABELS, hash_password, requires
-from bot.console.blueprint import bp
+from bot.console.blueprint import bp, get_or_404
 from bot.console.identity import current_operator
 from bot.services import current_services
 from handlers import operators as rules
@@ -28,13 +28,6 @@ def _page(status: int = 200, **form: str):
     return render_template("console/operators.html", logins=logins, counsellors=counsellors, form=form,
                            role_labels=ROLE_LABELS,
                            min_password=rules.MIN_PASSWORD), status
-
-
-def _login(session, operator_id: int) -> Operator:
-    found = session.get(Operator, operator_id)
-    if found is None:
-        abort(404)
-    return found
 
 
 @bp.get("/operators")
@@ -70,7 +63,7 @@ def operator_change(operator_id: int, action: str):
         abort(404)
     try:
         with current_services().db.transaction() as session:
-            login = _login(session, operator_id)
+            login = get_or_404(session, Operator, operator_id)
             if action in ("deactivate", "role") and login.id == current_operator().id:
                 raise rules.OperatorError("ご自身のログインの無効化や役割の変更はできません。")
             if action in ("activate", "deactivate"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from math import ceil
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from handlers import users as user_actions
@@ -17,7 +17,7 @@ from models import Booking, LineUser, PolicyConsent
 from bot.console.audit import audit
 from bot.console.auth import requires
 from bot.console.identity import current_operator
-from bot.console.blueprint import bp
+from bot.console.blueprint import bp, get_or_404
 from bot.console.conversations import badges, display_names, page_number
 from bot.console.formatting import moment_label, status_label
 from bot.services import current_services
@@ -74,18 +74,11 @@ def users():
                            statuses=[(key, label) for key, (label, _) in STATUS_FILTERS.items()])
 
 
-def _load(session, user_id: int) -> LineUser:
-    user = session.get(LineUser, user_id)
-    if user is None:
-        abort(404)
-    return user
-
-
 @bp.get("/users/<int:user_id>")
 @requires("admin")
 def user(user_id: int):
     with current_services().db.transaction() as session:
-        found = _load(session, user_id)
+        found = get_or_404(session, LineUser, user_id)
         bookings = list(session.scalars(select(Booking).where(Booking.user_id == user_id)
                                         .order_by(Booking.starts_at.desc())))
         consents = list(session.scalars(select(PolicyConsent).where(PolicyConsent.user_id == user_id)
@@ -111,7 +104,7 @@ def _act(user_id: int, action: str, done: str):
     run = user_actions.restrict if action == "restrict_user" else user_actions.lift
     try:
         with current_services().db.transaction() as session:
-            _load(session, user_id)
+            get_or_404(session, LineUser, user_id)
             run(session, current_services(), user_id, reason, current_services().clock())
             audit(action, f"line_user:{user_id}", {"reason": reason.strip()}, session=session)
     except user_actions.UserActionError as e:
@@ -144,7 +137,7 @@ def user_erase(user_id: int):
             return redirect(url_for("console.user_erase", user_id=user_id), 303)
         try:
             with current_services().db.transaction() as session:
-                _load(session, user_id)
+                get_or_404(session, LineUser, user_id)
                 counts = user_actions.erase(session, user_id, now)
                 audit("erase_user", f"line_user:{user_id}", counts.as_dict(), session=session)
         except user_actions.UserActionError as e:
@@ -154,7 +147,7 @@ def user_erase(user_id: int):
         return redirect(url_for("console.user", user_id=user_id), 303)
 
     with current_services().db.transaction() as session:
-        found = _load(session, user_id)
+        found = get_or_404(session, LineUser, user_id)
         name = display_names(session, current_operator(), [user_id])[user_id]
         preview = user_actions.erasure_preview(session, user_id)
         blocking = [{"reference": b.reference, "starts": moment_label(b.starts_at),
