@@ -16,6 +16,10 @@ from linebot.v3.webhooks import (
 from conversations.inputs import Follow, Postback, Text, Unfollow, Unsupported, UserInput
 
 
+# LINE's reply tokens are 32 characters; the outbox keeps up to this many.
+MAX_REPLY_TOKEN = 255
+
+
 @dataclass(frozen=True)
 class Inbound:
     """The conversation input for one event (None: nothing to answer) and how the log records it."""
@@ -36,6 +40,8 @@ def _postback_params(params: Any) -> dict[str, str]:
 
 def translate(event: Any) -> Inbound:
     token = getattr(event, "reply_token", None)
+    if not isinstance(token, str) or not 0 < len(token) <= MAX_REPLY_TOKEN:
+        token = None  # not one LINE issues: the answer goes by push instead
     if isinstance(event, FollowEvent):
         unblocked = bool(getattr(event.follow, "is_unblocked", False)) if event.follow else False
         return Inbound(Follow(unblocked), "follow", payload={"unblocked": unblocked}, reply_token=token)

@@ -151,3 +151,11 @@ def test_a_message_the_user_unsends_is_blanked_in_the_log_and_the_stored_body(li
         texts = [t for t in session.scalars(select(MessageLog.text).where(MessageLog.direction == "in"))]
     assert not any("090-1234-5678" in b for b in bodies)
     assert "山田です。電話は090-1234-5678です" not in texts
+
+
+def test_a_signed_event_with_a_reply_token_longer_than_line_issues_is_answered_by_push(line, worker):
+    event = line.text(USER, "メニュー")
+    event["replyToken"] = "x" * 300
+    assert line.post(event).status_code == 200
+    worker.run_until_idle()
+    assert [d.via for d in line.fake.store.messages_to(USER)] == ["push"]
