@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot import create_app
 from models import Booking, Counsellor, LineUser, MessageLog, OperatorAlert
 from tests.support.console import (
     OWN,
@@ -58,3 +59,19 @@ def world(app):
 def admin(app):
     """A client signed in to the console as an admin."""
     return signed_in_admin(app)
+
+
+@pytest.fixture
+def build(config, clock):
+    """Builds apps with these changes to the test configuration, on the test clock."""
+    apps = []
+
+    def build(**changes):
+        app = create_app(config.but(**changes), clock=clock)
+        app.config["TESTING"] = True
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        app.extensions["services"].close()

@@ -14,7 +14,6 @@ import pytest
 import requests
 from sqlalchemy import exc, select, text
 
-from bot import create_app
 from bot.config import Config, SsoSettings
 from models import (
     Booking,
@@ -38,22 +37,6 @@ from tests.support.console import (
 from tests.support.fake_microsoft import FakeMicrosoft
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-
-
-@pytest.fixture
-def build(config, clock):
-    """Builds the app with these changes to its configuration."""
-    apps = []
-
-    def build(**changes):
-        app = create_app(config.but(**changes), clock=clock)
-        app.config["TESTING"] = True
-        apps.append(app)
-        return app
-
-    yield build
-    for app in apps:
-        app.extensions["services"].close()
 
 
 @pytest.fixture

@@ -6,9 +6,6 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-import pytest
-
-from bot import create_app
 from models import LineUser, MessageLog
 from tests.support.console import (
     audit_rows,
@@ -18,21 +15,6 @@ from tests.support.console import (
     goes_to_login,
     sign_in,
 )
-
-
-@pytest.fixture
-def build(config, clock):
-    apps = []
-
-    def build(**changes):
-        app = create_app(config.but(**changes), clock=clock)
-        app.config["TESTING"] = True
-        apps.append(app)
-        return app
-
-    yield build
-    for app in apps:
-        app.extensions["services"].close()
 
 
 def a_user_with_messages(app, count: int = 3) -> int:
