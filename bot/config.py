@@ -19,6 +19,7 @@ from typing import Any, Mapping
 from dotenv import load_dotenv
 
 from bot.teams.graph_api import MICROSOFT_AUTHORITY_HOST, GraphSettings
+from conversations.chat_hours import ChatSettings
 from conversations.desk import DEMO_TOPICS, DeskSettings
 from conversations.policy import POLICY_FOLDER
 from conversations.schedule import BookingRules
@@ -51,6 +52,16 @@ def _windows(text: str) -> tuple[tuple[time, time], ...]:
         start, _, end = part.strip().partition("-")
         windows.append((time.fromisoformat(start.strip()), time.fromisoformat(end.strip())))
     return tuple(windows)
+
+
+def _chat(env: Mapping[str, str]) -> ChatSettings:
+    hours = (env.get("CHAT_HOURS") or "10:00-18:30").strip().lower()
+    wait, idle = _int(env, "CHAT_WAIT_MINUTES", 10), _int(env, "CHAT_IDLE_MINUTES", 30)
+    if wait < 1 or idle < 1:
+        raise RuntimeError("CHAT_WAIT_MINUTES and CHAT_IDLE_MINUTES must be at least 1")
+    if hours == "always":
+        return ChatSettings(always=True, wait_minutes=wait, idle_minutes=idle)
+    return ChatSettings(windows=_windows(hours), wait_minutes=wait, idle_minutes=idle)
 
 
 def _graph(env: Mapping[str, str]) -> GraphSettings | None:
@@ -318,6 +329,7 @@ class Config:
                 policy_url=f"{public_base_url}/policy",
                 hotlines=tuple(h.strip() for h in (env.get("CRISIS_HOTLINES") or "").split(";") if h.strip())
                 or DeskSettings.hotlines,
+                chat=_chat(env),
                 rules=BookingRules(
                     session_minutes=_int(env, "SESSION_MINUTES", 30),
                     windows=_windows(env.get("BOOKING_WINDOWS") or "10:00-12:00,13:00-18:30"),

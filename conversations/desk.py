@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
+from conversations.chat_hours import ChatSettings
 from conversations.policy import PolicyDocument
 from conversations.schedule import DEFAULT_RULES, BookingRules
 
@@ -35,6 +36,7 @@ class DeskSettings:
     hotlines: tuple[str, ...] = DEMO_HOTLINES
     crisis_words: tuple[str, ...] = ("死にたい", "消えたい", "自殺", "しにたい", "きえたい", "死のう", "生きていたくない")
     rules: BookingRules = field(default_factory=lambda: DEFAULT_RULES)
+    chat: ChatSettings = field(default_factory=ChatSettings)
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,23 @@ class Maintenance:
     until: str | None
 
 
+@dataclass(frozen=True)
+class ChatView:
+    """The user's open chat: waiting in line (`ahead` others before them) or with an operator."""
+
+    id: int
+    waiting: bool
+    ahead: int = 0
+
+
+@dataclass(frozen=True)
+class ChatClosed:
+    """Nobody can take a chat now: outside the chat hours, or nobody is available."""
+
+    outside_hours: bool
+    next_opening: datetime | None
+
+
 class Desk(Protocol):
     settings: DeskSettings
 
@@ -96,6 +115,12 @@ class Desk(Protocol):
     def restriction(self) -> str | None: ...
     def flag_crisis(self) -> None: ...
     def chat_open(self) -> bool: ...
+    def current_chat(self) -> ChatView | None: ...
+    def request_chat(self) -> ChatView | ChatClosed: ...
+    def chat_said(self) -> None: ...
+    def leave_chat(self) -> bool: ...
+    def end_chat(self) -> int | None: ...
+    def rate_chat(self, chat_id: int, score: int) -> bool: ...
     def free_days(self, topic: str) -> list[date]: ...
     def free_slots(self, topic: str, day: date) -> list[datetime]: ...
     def hold(self, topic: str, slot: datetime) -> Hold | None: ...

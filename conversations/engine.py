@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
+from conversations import chat
 from conversations import messages as m
 from conversations import texts
 from conversations.desk import Desk
@@ -39,7 +40,8 @@ def _menu_intent(user_input: UserInput) -> str | None:
         return user_input.data
     if isinstance(user_input, Text):
         said = _norm(user_input.text)
-        return next((intent for intent, words in texts.MENU_WORDS.items() if said in words), None)
+        found = next((intent for intent, words in texts.MENU_WORDS.items() if said in words), None)
+        return found or (texts.CHAT if chat.asks_for_person(said) else None)
     return None
 
 
@@ -74,10 +76,20 @@ class Engine:
             return texts.crisis(desk.settings)
         if isinstance(user_input, Unfollow):
             self._leave(ctx)
+            desk.leave_chat()
             return []
         notice = desk.maintenance()
         if notice is not None:
             return [texts.paused(notice)]
+        if isinstance(user_input, Postback) and user_input.data.startswith(chat.RATE):
+            return chat.rate(desk, user_input.data)
+        if not state.flow:  # a flow started during a chat (a booking button the operator sent) keeps its input
+            current = desk.current_chat()
+            said = _norm(user_input.text) if isinstance(user_input, Text) else ""
+            answer = chat.in_chat(desk, current, user_input, said) if current is not None else None
+            if answer is not None:
+                state.updated_at = now
+                return answer
 
         said: list[m.Message] = []
         timeout = timedelta(minutes=desk.settings.flow_timeout_minutes)
@@ -137,6 +149,8 @@ class Engine:
             return self._start(ctx, "booking") if agreed else self._start(ctx, "consent", {"then": "booking"})
         if intent == texts.MY_BOOKINGS:
             return self._start(ctx, "my_bookings")
+        if intent == texts.CHAT:
+            return chat.ask_for_person(desk) if agreed else self._start(ctx, "consent", {"then": "chat"})
         if intent == texts.POLICY and not agreed:
             return self._start(ctx, "consent")
         if intent == texts.POLICY:

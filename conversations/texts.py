@@ -6,10 +6,11 @@ from conversations import messages as m
 from conversations.desk import DeskSettings, Maintenance
 
 BOOK, MY_BOOKINGS, POLICY, FAQ = "menu:book", "menu:bookings", "menu:policy", "menu:faq"
-CHAT = "menu:chat"  # a chat with a counsellor (issue 17)
+CHAT = "menu:chat"  # a chat with a counsellor
 MENU_ITEMS = (
     ("相談を予約する", BOOK),
     ("予約の確認・キャンセル", MY_BOOKINGS),
+    ("チャット相談", CHAT),
     ("利用規約", POLICY),
     ("よくある質問・お問い合わせ", FAQ),
 )
@@ -17,6 +18,7 @@ MENU_ITEMS = (
 MENU_WORDS = {
     BOOK: ("相談を予約する", "予約する", "予約", "相談予約", "予約したい"),
     MY_BOOKINGS: ("予約の確認・キャンセル", "予約の確認", "予約確認", "予約をキャンセル", "予約キャンセル"),
+    CHAT: ("チャット相談",),
     POLICY: ("利用規約", "運用ポリシー", "規約"),
     FAQ: ("よくある質問・お問い合わせ", "よくある質問", "お問い合わせ", "問い合わせ"),
 }

@@ -17,6 +17,8 @@ from conversations import availability
 from conversations.desk import (
     BookingDetails,
     BookingView,
+    ChatClosed,
+    ChatView,
     Confirmed,
     DeskSettings,
     Hold,
@@ -30,7 +32,7 @@ from models import Booking, Counsellor, DeskSetting, LineUser, PolicyConsent
 from models.booking import CANCELLED, CONFIRMED, EXPIRED, HELD, RELEASED
 from models.desk_setting import MAINTENANCE
 
-from handlers import handoff
+from handlers import chats, handoff
 
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread on the phone
 
@@ -84,10 +86,31 @@ class DatabaseDesk:
 
     def flag_crisis(self) -> None:
         self.user.flagged_at = self.now()
+        chats.mark_crisis(self.session, self.user.id)
+
+    # Chat with a counsellor (handlers/chats.py)
 
     def chat_open(self) -> bool:
-        """Whether a counsellor can take a chat now: inside the chat hours, someone available."""
-        return False
+        return chats.is_open(self.session, self.settings, self.now())
+
+    def current_chat(self) -> ChatView | None:
+        chat = chats.open_chat_of(self.session, self.user.id)
+        return chats.view(self.session, chat) if chat is not None else None
+
+    def request_chat(self) -> ChatView | ChatClosed:
+        return chats.request(self.session, self.user, self.settings, self.now())
+
+    def chat_said(self) -> None:
+        chats.user_wrote(self.session, self.user.id, self.now())
+
+    def leave_chat(self) -> bool:
+        return chats.end_by_user(self.session, self.user.id, self.now(), left=True) is not None
+
+    def end_chat(self) -> int | None:
+        return chats.end_by_user(self.session, self.user.id, self.now())
+
+    def rate_chat(self, chat_id: int, score: int) -> bool:
+        return chats.rate(self.session, self.user.id, chat_id, score)
 
     # Slots
 

@@ -19,6 +19,7 @@ from conversations.flow import State
 from conversations.inputs import Follow, Postback, Unfollow, UserInput
 from conversations.messages import button_label
 from handlers import Inbound, translate
+from handlers import chats
 from models import ConversationState, LineUser, MessageLog, WebhookEvent
 from models.message_log import INBOUND, OUTBOUND
 
@@ -97,6 +98,8 @@ def process_event(services: Services, payload: dict[str, Any]) -> None:
         turn = converse(session, services, user, inbound.input, before)
         if turn.messages and not user.blocked:
             queue_answer(session, user, turn.messages, turn.flow, turn.step, inbound.reply_token, row, services)
+        elif not turn.messages and inbound.reply_token:  # in a chat: the operator answers, maybe by this token
+            chats.keep_reply_token(session, user.id, inbound.reply_token, min(filter(None, (row.received_at, row.occurred_at))))
 
 
 def forget_unsent(session: Session, source_key: str, body: dict[str, Any]) -> int:

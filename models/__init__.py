@@ -3,6 +3,7 @@
 from models.audit import AuditEntry
 from models.base import Base
 from models.booking import Booking
+from models.chat import Chat, ChatTemplate
 from models.consent import PolicyConsent
 from models.conversation_state import ConversationState
 from models.counsellor import Counsellor
@@ -23,6 +24,8 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Booking",
+    "Chat",
+    "ChatTemplate",
     "ConversationState",
     "Counsellor",
     "DeskSetting",

@@ -30,6 +30,8 @@ class MessageLog(Base):
     step: Mapped[str | None] = mapped_column(String(40))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_events.id"))
     outbound_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_messages.id"))
+    # The operator who wrote an outbound message in a chat; None: the bot.
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
 
     __table_args__ = (
         Index("ix_message_log_user_time", "user_id", "created_at"),

@@ -39,6 +39,8 @@ class Operator(Base):
     entra_tid: Mapped[str | None] = mapped_column(String(36))
     # Set after too many failed password sign-ins to this address; only an admin lifts it.
     locked_at: Mapped[datetime | None]
+    # Marked by the operator in the console: chat consultation is open only while someone is.
+    chat_available: Mapped[bool] = mapped_column(default=False)
 
     __table_args__ = (CheckConstraint("role IN ('admin', 'counsellor', 'viewer')", name="role"),
                       Index("uq_operators_entra_oid", "entra_tid", "entra_oid", unique=True))

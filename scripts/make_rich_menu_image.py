@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot import rich_menu  # noqa: E402
+from bot.line import rich_menu  # noqa: E402
 from conversations import texts  # noqa: E402
 
 FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"
@@ -35,6 +35,7 @@ INK = "#1f3a5f"
 STYLE = {  # postback data: (tile, ink, icon accent)
     texts.BOOK: ("#1f5c99", "#ffffff", "#ffffff"),
     texts.MY_BOOKINGS: ("#e8f0f8", INK, "#2f6ea5"),
+    texts.CHAT: ("#2f7d6d", "#ffffff", "#ffffff"),
     texts.POLICY: ("#eef4ef", INK, "#3d7a5a"),
     texts.FAQ: ("#f6f2ea", INK, "#9a6a2f"),
 }
@@ -86,7 +87,16 @@ def question(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], color: s
     draw.text(((left + right) // 2, (top + bottom - 50) // 2 + 18), "?", font=mark, fill=color, anchor="mm")
 
 
-ICONS = {texts.BOOK: calendar, texts.MY_BOOKINGS: checklist, texts.POLICY: document, texts.FAQ: question}
+def bubbles(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], color: str) -> None:
+    left, top, right, bottom = box
+    # Two speech bubbles: the user's, and the counsellor's answer overlapping it.
+    draw.rounded_rectangle((left, top + 20, right - 90, top + 170), radius=50, outline=color, width=18)
+    draw.polygon(((left + 60, top + 160), (left + 40, top + 230), (left + 130, top + 165)), fill=color)
+    draw.rounded_rectangle((left + 90, top + 130, right, bottom - 40), radius=50, fill=color)
+    draw.polygon(((right - 60, bottom - 50), (right - 30, bottom + 10), (right - 130, bottom - 50)), fill=color)
+
+
+ICONS = {texts.BOOK: calendar, texts.CHAT: bubbles, texts.MY_BOOKINGS: checklist, texts.POLICY: document, texts.FAQ: question}
 
 
 def label_lines(label: str, font: ImageFont.FreeTypeFont, room: int) -> list[str]:
@@ -118,12 +128,11 @@ def main() -> None:
     for label, data, bounds in rich_menu.tiles():
         draw_tile(draw, label, data, bounds)
     # The white rules between tiles, drawn over the tile edges.
-    for column in range(1, rich_menu.COLUMNS):
-        x = column * rich_menu.WIDTH // rich_menu.COLUMNS
-        draw.rectangle((x - GAP // 2, 0, x + GAP // 2 - 1, rich_menu.HEIGHT), fill="#ffffff")
-    for row in range(1, rich_menu.ROWS):
-        y = row * rich_menu.HEIGHT // rich_menu.ROWS
-        draw.rectangle((0, y - GAP // 2, rich_menu.WIDTH, y + GAP // 2 - 1), fill="#ffffff")
+    for _, _, b in rich_menu.tiles():
+        if b["x"]:
+            draw.rectangle((b["x"] - GAP // 2, b["y"], b["x"] + GAP // 2 - 1, b["y"] + b["height"]), fill="#ffffff")
+        if b["y"]:
+            draw.rectangle((b["x"], b["y"] - GAP // 2, b["x"] + b["width"], b["y"] + GAP // 2 - 1), fill="#ffffff")
     # A small palette keeps the file far under LINE's 1 MB while the text stays smooth.
     image.quantize(colors=64, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
         rich_menu.IMAGE, optimize=True)

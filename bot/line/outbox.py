@@ -33,15 +33,17 @@ _INSERT_LOG = insert(MessageLog.__table__)
 
 
 def queue_answer(session: Session, user: LineUser, messages: list[Message], flow: str | None, step: str | None,
-                 reply_token: str | None, event: Received | None, services: Services) -> list[int]:
-    """Queue messages for delivery, five to a request as LINE allows, in order; returns their ids."""
+                 reply_token: str | None, event: Received | None, services: Services, *,
+                 operator_id: int | None = None) -> list[int]:
+    """Queue messages for delivery, five to a request as LINE allows, in order; returns their ids.
+    `operator_id`: the operator who wrote them in a chat (None: the bot)."""
     session.flush()  # what the caller added first (the user's own message in the log) is written first
-    return [_queue(session, user, messages[i:i + 5], flow, step, reply_token if i == 0 else None, event, services)
-            for i in range(0, len(messages), 5)]
+    return [_queue(session, user, messages[i:i + 5], flow, step, reply_token if i == 0 else None, event, services,
+                   operator_id) for i in range(0, len(messages), 5)]
 
 
 def _queue(session: Session, user: LineUser, messages: list[Message], flow: str | None, step: str | None,
-           reply_token: str | None, event: Received | None, services: Services) -> int:
+           reply_token: str | None, event: Received | None, services: Services, operator_id: int | None) -> int:
     deadline = None
     if reply_token and event is not None:
         started = min(filter(None, (event.received_at, event.occurred_at)))
@@ -53,7 +55,8 @@ def _queue(session: Session, user: LineUser, messages: list[Message], flow: str 
     })
     session.execute(_INSERT_LOG, [
         {"user_id": user.id, "direction": OUTBOUND, "kind": str(message.get("type")), "text": summary(message),
-         "payload": message, "flow": flow, "step": step, "outbound_id": outbound_id, "created_at": now}
+         "payload": message, "flow": flow, "step": step, "outbound_id": outbound_id, "created_at": now,
+         "operator_id": operator_id}
         for message in messages
     ])
     # Sent by the worker that wrote it as soon as its transaction commits, while the reply token is fresh.

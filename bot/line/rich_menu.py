@@ -1,6 +1,6 @@
 """The rich menu under the chat, as LINE's rich menu object, and the image that ships with it.
 
-Its four tiles send exactly the postbacks of the menu's quick replies (`conversations.texts.MENU_ITEMS`),
+Its tiles send exactly the postbacks of the menu's quick replies (`conversations.texts.MENU_ITEMS`),
 so tapping a tile and tapping a chip are the same turn for the conversation rules. The image is drawn
 from this layout by `scripts/make_rich_menu_image.py` and committed; `flask --app bot richmenu deploy`
 uploads it, and the simulator shows it when no menu was deployed to it.
@@ -17,22 +17,28 @@ from conversations.texts import MENU_ITEMS
 NAME = "mirai-career-port/main-menu"
 CHAT_BAR_TEXT = "メニュー"
 WIDTH, HEIGHT = 2500, 1686
-COLUMNS, ROWS = 2, 2
+ROWS = 2
 IMAGE = Path(__file__).resolve().parents[1] / "static" / "rich-menu.png"
 IMAGE_TYPE = "image/png"
 
 
 def tiles() -> list[tuple[str, str, dict[str, int]]]:
-    """(label, postback data, bounds) of each tile, left to right and top to bottom."""
-    width, height = WIDTH // COLUMNS, HEIGHT // ROWS
+    """(label, postback data, bounds) of each tile, left to right and top to bottom: two rows, the
+    top one taking the odd tile, each row's tiles sharing its width."""
+    items = list(MENU_ITEMS)
+    top = (len(items) + 1) // 2
+    rows = [items[:top], items[top:]]
+    height = HEIGHT // ROWS
     laid_out = []
-    for index, (label, data) in enumerate(MENU_ITEMS):
-        row, column = divmod(index, COLUMNS)
-        # The last row and column take the odd pixels, so the areas cover the whole image.
-        bounds = {"x": column * width, "y": row * height,
-                  "width": WIDTH - column * width if column == COLUMNS - 1 else width,
-                  "height": HEIGHT - row * height if row == ROWS - 1 else height}
-        laid_out.append((label, data, bounds))
+    for row, row_items in enumerate(rows):
+        width = WIDTH // len(row_items)
+        for column, (label, data) in enumerate(row_items):
+            last_column, last_row = column == len(row_items) - 1, row == ROWS - 1
+            # The last row and column take the odd pixels, so the areas cover the whole image.
+            bounds = {"x": column * width, "y": row * height,
+                      "width": WIDTH - column * width if last_column else width,
+                      "height": HEIGHT - row * height if last_row else height}
+            laid_out.append((label, data, bounds))
     return laid_out
 
 

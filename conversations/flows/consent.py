@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conversations import chat
 from conversations import messages as m
 from conversations.flow import Chose, Ctx, Exit, Finish, Flow, Outcome, Reask, Reply, Said, Start, Step
 
@@ -52,6 +53,8 @@ def judge_agreement(ctx: Ctx, reply: Reply) -> Outcome:
     thanks = m.text("ご同意いただき、ありがとうございます。")
     if ctx.answers.get("then") == "booking":
         return Start("booking", [thanks])
+    if ctx.answers.get("then") == "chat":
+        return Finish([thanks] + chat.ask_for_person(ctx.desk))
     return Finish([thanks])
 
 

@@ -61,7 +61,7 @@ def png(width: int, height: int) -> bytes:
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
-def test_deploy_creates_the_menu_with_the_four_menu_postbacks_uploads_the_image_and_makes_it_the_default(
+def test_deploy_creates_the_menu_with_the_menu_postbacks_uploads_the_image_and_makes_it_the_default(
         line_app, fake_line):
     result = run(line_app, "deploy")
 
@@ -137,13 +137,13 @@ def test_line_refuses_an_image_of_another_size_than_the_menu_and_the_old_default
 
 def outside(menu: dict) -> dict:
     areas = [dict(area) for area in menu["areas"]]
-    areas[3] = {**areas[3], "bounds": {**areas[3]["bounds"], "width": 2000}}
+    areas[-1] = {**areas[-1], "bounds": {**areas[-1]["bounds"], "width": 2000}}
     return {**menu, "areas": areas}
 
 
 @pytest.mark.parametrize("change, problem, unsent", [
     (lambda menu: {**menu, "chatBarText": "メニューを開いてご用件をお選びください"}, "chatBarText", True),
-    (outside, "areas[3].bounds", False),  # the SDK cannot know; LINE's validate endpoint does
+    (outside, f"areas[{len(MENU_ITEMS) - 1}].bounds", False),  # the SDK cannot know; LINE's validate endpoint does
 ])
 def test_a_menu_line_would_reject_is_stopped_at_validation_before_anything_is_created(
         fake_line, tmp_path, change, problem, unsent):
@@ -180,7 +180,7 @@ def test_show_lists_the_channels_menus_and_marks_the_default(line_app, fake_line
     listed = run(line_app, "show")
 
     assert listed.exit_code == 0
-    assert listed.output.strip() == (f"* {menu['richMenuId']}  {rich_menu.NAME}  2500x1686  メニュー  4 areas")
+    assert listed.output.strip() == (f"* {menu['richMenuId']}  {rich_menu.NAME}  2500x1686  メニュー  {len(MENU_ITEMS)} areas")
 
 
 def test_the_committed_image_is_a_png_of_the_menus_size_within_lines_limits_and_the_areas_cover_it():
