@@ -15,23 +15,19 @@ import csv
 import io
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any, Iterable, Sequence
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, and_, distinct, func, select
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 from conversations.flows.booking import BOOKING
+from handlers import chat_figures
+from handlers.periods import Period, _as_date, tokyo_day
 from models import Booking, MessageLog, PolicyConsent
 from models.booking import ATTENDED, CANCELLED, NO_SHOW
 from models.message_log import INBOUND
 
-TOKYO = ZoneInfo("Asia/Tokyo")
-DEFAULT_WEEKS = 12
-MAX_WEEKS = 106  # two years: the page stays readable and the queries bounded
 
 # The booking flow's steps as the funnel shows them. "edit" is left out: it is a detour from the
 # summary back to an earlier step, not a stage every booking passes through.
@@ -50,102 +46,6 @@ STEP_LABELS = {
 }
 CONFIRMED_LABEL = "予約確定"
 USER = "user"  # Booking.cancelled_by for a self-service cancellation; anything else is the desk
-
-
-# -- the Tokyo calendar day of a UTC column, in SQL ---------------------------------------------
-
-class tokyo_day(FunctionElement):  # noqa: N801 (an SQL function)
-    """The Asia/Tokyo calendar date of a UTC datetime column (Japan has no daylight saving)."""
-
-    type = Date()
-    inherit_cache = True
-
-
-@compiles(tokyo_day, "sqlite")
-def _tokyo_day_sqlite(element, compiler, **kw):  # stored as naive UTC text
-    return "date(%s, '+9 hours')" % compiler.process(element.clauses, **kw)
-
-
-@compiles(tokyo_day, "postgresql")
-def _tokyo_day_postgresql(element, compiler, **kw):
-    return "CAST((%s AT TIME ZONE 'Asia/Tokyo') AS DATE)" % compiler.process(element.clauses, **kw)
-
-
-@compiles(tokyo_day)
-def _tokyo_day_other(element, compiler, **kw):
-    raise NotImplementedError(f"tokyo_day is not written for {compiler.dialect.name}")
-
-
-def _as_date(value: Any) -> date:
-    # SQLite hands the date back as text, PostgreSQL as a date.
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
-# -- the period -----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Week:
-    monday: date
-
-    @property
-    def sunday(self) -> date:
-        return self.monday + timedelta(days=6)
-
-    @property
-    def iso(self) -> str:
-        year, week, _ = self.monday.isocalendar()
-        return f"{year}-W{week:02d}"
-
-    @property
-    def short(self) -> str:
-        return f"{self.monday.month}/{self.monday.day}"
-
-
-@dataclass(frozen=True)
-class Period:
-    """Whole ISO weeks, Monday `start` to Sunday `end` (both Tokyo dates, inclusive)."""
-
-    start: date
-    end: date
-
-    @classmethod
-    def covering(cls, first: date, last: date) -> "Period":
-        if last < first:
-            first, last = last, first
-        start = first - timedelta(days=first.weekday())
-        end = last + timedelta(days=6 - last.weekday())
-        if (end - start).days // 7 + 1 > MAX_WEEKS:
-            start = end - timedelta(weeks=MAX_WEEKS) + timedelta(days=1)
-        return cls(start, end)
-
-    @classmethod
-    def last_weeks(cls, today: date, weeks: int = DEFAULT_WEEKS) -> "Period":
-        weeks = max(1, min(weeks, MAX_WEEKS))
-        return cls.covering(today - timedelta(weeks=weeks - 1), today)
-
-    @property
-    def weeks(self) -> list[Week]:
-        return [Week(self.start + timedelta(weeks=i)) for i in range((self.end - self.start).days // 7 + 1)]
-
-    @property
-    def starts_at(self) -> datetime:
-        return datetime.combine(self.start, time(0), TOKYO)
-
-    @property
-    def ends_before(self) -> datetime:
-        return datetime.combine(self.end + timedelta(days=1), time(0), TOKYO)
-
-    @property
-    def label(self) -> str:
-        return f"{self.start:%Y年%m月%d日}〜{self.end:%Y年%m月%d日}"
-
-    @property
-    def slug(self) -> str:
-        return f"{self.start:%Y%m%d}-{self.end:%Y%m%d}"
-
-    def within(self, column: Any) -> ColumnElement[bool]:
-        # A plain range on the column itself, so an index on it can serve the query.
-        return and_(column >= self.starts_at, column < self.ends_before)
 
 
 # -- the figures ----------------------------------------------------------------------------------
@@ -185,6 +85,7 @@ class Statistics:
     weeks: list[WeekFigures]
     total: WeekFigures
     funnel: list[FunnelStep]
+    chats: list[chat_figures.ChatWeek]  # the weeks, then the total
 
     # The page's tables and the CSV are both made from these rows, so they always agree.
     def weekly_header(self) -> list[str]:
@@ -207,6 +108,13 @@ class Statistics:
 
     def funnel_rows(self) -> list[list[str | int]]:
         return [[s.label, s.reached, "-" if s.dropped is None else s.dropped, s.share] for s in self.funnel]
+
+    @staticmethod
+    def chat_header() -> list[str]:
+        return chat_figures.HEADER
+
+    def chat_rows(self) -> list[list[str | int]]:
+        return [chat_figures.row(w) for w in self.chats]
 
 
 def funnel_steps() -> list[str]:
@@ -276,7 +184,7 @@ def compute(session: Session, period: Period, topics: Sequence[str] = ()) -> Sta
         for topic, n in w.confirmed_by_topic.items():
             total.confirmed_by_topic[topic] += n
 
-    return Statistics(period, all_topics, figures, total, _funnel(session, period))
+    return Statistics(period, all_topics, figures, total, _funnel(session, period), chat_figures.compute(session, period))
 
 
 def _counts(rows: Iterable[Any]) -> dict[date, int]:
@@ -313,7 +221,8 @@ def _funnel(session: Session, period: Period) -> list[FunnelStep]:
 # -- CSV ------------------------------------------------------------------------------------------
 
 def to_csv(stats: Statistics) -> bytes:
-    """The same tables as the page: weekly figures, a blank line, then the booking funnel.
+    """The same tables as the page: weekly figures, the booking funnel, then chat consultation,
+    each after a blank line.
 
     UTF-8 with a BOM, so that Excel opens the Japanese headings correctly.
     """
@@ -324,6 +233,9 @@ def to_csv(stats: Statistics) -> bytes:
     writer.writerow([])
     writer.writerow(stats.funnel_header())
     writer.writerows(_safe(row) for row in stats.funnel_rows())
+    writer.writerow([])
+    writer.writerow(stats.chat_header())
+    writer.writerows(_safe(row) for row in stats.chat_rows())
     return out.getvalue().encode("utf-8-sig")
 
 

@@ -11,7 +11,7 @@ from datetime import date
 from flask import Response, render_template, request
 
 from bot.console import charts
-from handlers import figures
+from handlers import figures, periods
 from bot.console.audit import audit
 from bot.console.auth import requires
 from bot.console.blueprint import bp
@@ -21,27 +21,27 @@ EXPORT_STATISTICS = "export_statistics"
 WEEK_CHOICES = (4, 12, 26, 52)
 
 
-def _period() -> tuple[figures.Period, str | None]:
+def _period() -> tuple[periods.Period, str | None]:
     """The period asked for (start/end dates, or the last `weeks`), else the last 12 weeks."""
-    today = current_services().clock().astimezone(figures.TOKYO).date()
+    today = current_services().clock().astimezone(periods.TOKYO).date()
     start, end = request.args.get("start", "").strip(), request.args.get("end", "").strip()
     if start or end:
         try:
             first = date.fromisoformat(start) if start else today
             last = date.fromisoformat(end) if end else today
         except ValueError:
-            return figures.Period.last_weeks(today), "日付は「2026-11-01」の形式で指定してください。直近12週を表示しています。"
-        period = figures.Period.covering(first, last)
+            return periods.Period.last_weeks(today), "日付は「2026-11-01」の形式で指定してください。直近12週を表示しています。"
+        period = periods.Period.covering(first, last)
         if period.start > first or period.start > last:
-            return period, f"表示できるのは最長{figures.MAX_WEEKS}週です。終わりの日から{figures.MAX_WEEKS}週を表示しています。"
+            return period, f"表示できるのは最長{periods.MAX_WEEKS}週です。終わりの日から{periods.MAX_WEEKS}週を表示しています。"
         return period, None
     weeks = request.args.get("weeks", "")
-    if weeks.isdigit() and 1 <= int(weeks) <= figures.MAX_WEEKS:
-        return figures.Period.last_weeks(today, int(weeks)), None
-    return figures.Period.last_weeks(today), None
+    if weeks.isdigit() and 1 <= int(weeks) <= periods.MAX_WEEKS:
+        return periods.Period.last_weeks(today, int(weeks)), None
+    return periods.Period.last_weeks(today), None
 
 
-def _compute(session, period: figures.Period) -> figures.Statistics:
+def _compute(session, period: periods.Period) -> figures.Statistics:
     return figures.compute(session, period, current_services().desk_settings.topics)
 
 
@@ -65,6 +65,9 @@ def statistics():
                                       ("欠席（連絡なし）", [w.no_show for w in stats.weeks]),
                                       ("キャンセル", [w.cancelled_by_user + w.cancelled_by_desk for w in stats.weeks])],
                                      "件", tips),
+        "chats": charts.bar_chart("chart-chats", "週ごとのチャット相談", short,
+                                  [("対応", [w.answered for w in stats.chats[:-1]]),
+                                   ("待っている間に終了", [w.abandoned for w in stats.chats[:-1]])], "件", tips),
         "funnel": charts.funnel_chart("chart-funnel", "予約の各段階に進んだ人数",
                                       [(s.label, s.reached) for s in stats.funnel]),
     }

@@ -43,9 +43,13 @@ def table(page: str, table_id: str) -> list[list[str]]:
 
 
 def csv_sections(data: bytes) -> list[list[list[str]]]:
-    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-    blank = rows.index([])
-    return [rows[:blank], rows[blank + 1:]]
+    sections: list[list[list[str]]] = [[]]
+    for row in csv.reader(io.StringIO(data.decode("utf-8-sig"))):
+        if row:
+            sections[-1].append(row)
+        else:
+            sections.append([])
+    return sections
 
 
 @pytest.mark.parametrize("email", ["admin@desk.example.jp", VIEWER_EMAIL])
@@ -60,7 +64,7 @@ def test_admins_and_viewers_see_the_weekly_figures_and_the_drop_off(seeded, emai
     assert weekly[-1][0] == "合計"
     funnel = table(html, "funnel-table")
     assert [row[1] for row in funnel[1:]] == ["7", "6", "6", "6", "6", "5", "5", "5", "5", "5", "5"]
-    assert html.count('<svg class="chart"') == 4
+    assert html.count('<svg class="chart"') == 5
     assert '<title id="chart-funnel-title">' in html
 
 
@@ -72,9 +76,10 @@ def test_the_csv_holds_exactly_the_figures_of_the_page_and_is_audited_as_an_expo
     assert response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"] == 'attachment; filename="statistics_20260928-20261122.csv"'
     assert response.data.startswith(b"\xef\xbb\xbf")
-    weekly, funnel = csv_sections(response.data)
+    weekly, funnel, chats = csv_sections(response.data)
     assert weekly == table(html, "weekly-table")
     assert funnel == table(html, "funnel-table")
+    assert chats == table(html, "chat-table")
     [entry] = audit_rows(seeded, "export_statistics")
     assert entry.operator_email == VIEWER_EMAIL
     assert '"start": "2026-09-28"' in entry.detail and '"end": "2026-11-22"' in entry.detail

@@ -17,7 +17,8 @@ from handlers import counsellors as counsellor_admin
 from handlers import policies as policy_admin
 from bot.ops import retention
 from bot.queue import scheduler
-from handlers.figures import Period, compute
+from handlers.figures import compute
+from handlers.periods import Period
 from conversations.policy import policy_in_force
 from conversations.schedule import WEEKDAYS_JA, bookable_days, can_self_cancel, to_tokyo
 from models import Booking, Counsellor, MessageLog

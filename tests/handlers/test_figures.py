@@ -94,7 +94,8 @@ def test_the_csv_has_a_bom_a_header_and_the_same_rows_as_the_tables(services):
     assert lines[14] == ""
     assert lines[15] == "予約の段階,到達した人数,前の段階からの離脱,最初の段階に対する割合"
     assert lines[16] == "テーマの選択,7,-,100.0%"
-    assert lines[-1] == "予約確定,5,0,71.4%"
+    assert lines[26] == "予約確定,5,0,71.4%"
+    assert lines[27] == "" and lines[28].startswith("週,チャット相談の申込,対応")
 
 
 def test_charts_are_accessible_svg_with_escaped_text_and_no_external_resources():
