@@ -103,7 +103,8 @@ def _fail(services: Services, booking_id: int, detail: str) -> None:
         booking = session.get(Booking, booking_id)
         first_failure = booking.teams_status != TEAMS_FAILED
         booking.teams_status, booking.handoff_error = TEAMS_FAILED, detail[:2000]
-        _alert(services, session, booking, HANDOFF_FAILED, f"Teams handoff failed for booking {booking.reference}: {detail}")
+        _alert(services, session, booking, HANDOFF_FAILED,
+               f"Teams handoff failed for booking {booking.reference}: {detail}")
         user = session.get(LineUser, booking.user_id)
         if first_failure and booking.status == CONFIRMED:
             queue_answer(session, user, notices.link_delayed(services.desk_settings, booking.starts_at),
@@ -196,8 +197,9 @@ def cancel_meeting(services: Services, payload: dict[str, Any]) -> None:
         raise jobs.RetryLater(f"graph cancel: {result.status or result.outcome.name}", result.retry_after)
     with services.db.transaction() as session:
         booking = session.get(Booking, booking_id)
-        _alert(services, session, booking, CANCEL_FAILED, f"The Teams event of booking {booking.reference} could "
-                                                                  f"not be cancelled ({result.status}): {result.detail}")
+        _alert(services, session, booking, CANCEL_FAILED,
+               f"The Teams event of booking {booking.reference} could not be cancelled ({result.status}): "
+               f"{result.detail}")
 
 
 def update_meeting(services: Services, payload: dict[str, Any]) -> None:
@@ -214,8 +216,9 @@ def update_meeting(services: Services, payload: dict[str, Any]) -> None:
     if result.outcome is not GraphOutcome.OK:
         with services.db.transaction() as session:
             booking = session.get(Booking, booking_id)
-            _alert(services, session, booking, UPDATE_FAILED, f"The Teams event of booking {booking.reference} "
-                                                                      f"kept its old time ({result.status}): {result.detail}")
+            _alert(services, session, booking, UPDATE_FAILED,
+                   f"The Teams event of booking {booking.reference} kept its old time ({result.status}): "
+                   f"{result.detail}")
 
 
 def retry_handoff(session: Session, booking: Booking) -> None:
