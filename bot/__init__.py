@@ -86,7 +86,7 @@ def create_app(config: Config | None = None, *, clock: Clock | None = None) -> F
     if not config.simulator:
         from bot.demo import warn_of_demo_data
 
-        warn_of_demo_data(db)
+        warn_of_demo_data(db, config)
 
     init_console(app)  # after every blueprint, so the LINE webhook and simulator API can be exempted from CSRF
     register_commands(app)

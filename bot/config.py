@@ -85,6 +85,13 @@ def _graph(env: Mapping[str, str]) -> GraphSettings | None:
     )
 
 
+def _teams_alert_webhook_url(env: Mapping[str, str]) -> str:
+    url = (env.get("TEAMS_ALERT_WEBHOOK_URL") or "").strip()
+    if url and not url.startswith("https://"):
+        raise RuntimeError("TEAMS_ALERT_WEBHOOK_URL must be an https:// address (the Workflows webhook URL)")
+    return url
+
+
 def _retention(env: Mapping[str, str]) -> dict[str, int]:
     days = _int(env, "RETENTION_DAYS", 365)
     body_days = _int(env, "WEBHOOK_BODY_RETENTION_DAYS", 30)
@@ -238,6 +245,10 @@ class Config:
     # A counsellor sees their booking, its user and the conversation around it until this long after the session.
     counsellor_access_days: int = 30
     console_sso: SsoSettings | None = None
+    # A Teams Workflows webhook ("When a Teams webhook request is received"): every operator alert
+    # also posts a card without personal data to that channel. Empty: the console only. The URL
+    # carries the flow's signature (`sig=`): a secret, never logged.
+    teams_alert_webhook_url: str = ""
 
     @property
     def line_api_data_url(self) -> str:
@@ -316,6 +327,7 @@ class Config:
             console_session_hours=_int(env, "CONSOLE_SESSION_HOURS", 12),
             counsellor_access_days=_int(env, "CONSOLE_COUNSELLOR_ACCESS_DAYS", 30),
             console_sso=SsoSettings.from_env(env),
+            teams_alert_webhook_url=_teams_alert_webhook_url(env),
             **_retention(env),
             **_observability(env, simulator),
             desk=DeskSettings(

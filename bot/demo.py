@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
 from models import Counsellor, Operator
 from models.database import Database
+
+if TYPE_CHECKING:
+    from bot.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +72,12 @@ def demo_rows(db: Database) -> DemoRows:
     return DemoRows(sum(password_matches(o, DEMO_PASSWORD) for o in logins), counsellors)
 
 
-DEMO_ALERT = "demo_data"
-
-
-def warn_of_demo_data(db: Database) -> DemoRows:
+def warn_of_demo_data(db: Database, config: Config) -> DemoRows:
     """With a LINE channel configured: say in the log, and once in the console's alerts, that demo
     rows from a simulator run are still there (their logins are refused) and how to remove them."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from handlers.alerts import DEMO_DATA, raise_alert
     from models import OperatorAlert
 
     try:
@@ -90,9 +92,9 @@ def warn_of_demo_data(db: Database) -> DemoRows:
                "flask --app bot demo-data --remove")
     log.warning("%s", message)
     with db.transaction() as session:  # the check above just read this database
-        if session.scalar(select(OperatorAlert.id).where(OperatorAlert.kind == DEMO_ALERT,
+        if session.scalar(select(OperatorAlert.id).where(OperatorAlert.kind == DEMO_DATA,
                                                          OperatorAlert.resolved_at.is_(None))) is None:
-            session.add(OperatorAlert(kind=DEMO_ALERT, message=message))
+            raise_alert(session, config, DEMO_DATA, message)
     return found
 
 

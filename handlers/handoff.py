@@ -36,6 +36,7 @@ from bot.queue import jobs
 from bot.teams.graph_api import GraphOutcome, GraphResult, MeetingRequest
 from bot.line.outbox import queue_answer
 from bot.services import Services
+from handlers.alerts import CANCEL_FAILED, HANDOFF_FAILED, UPDATE_FAILED, raise_alert
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +92,8 @@ def _meeting(services: Services, booking: Booking, counsellor: Counsellor) -> Me
     )
 
 
-def _alert(session: Session, booking: Booking, kind: str, message: str) -> None:
-    session.add(OperatorAlert(kind=kind, booking_id=booking.id, message=message[:2000]))
+def _alert(services: Services, session: Session, booking: Booking, kind: str, message: str) -> None:
+    raise_alert(session, services.config, kind, message, booking.id)
     log.error("operator alert (%s) for booking %s: %s", kind, booking.id, message)
 
 
@@ -102,7 +103,8 @@ def _fail(services: Services, booking_id: int, detail: str) -> None:
         booking = session.get(Booking, booking_id)
         first_failure = booking.teams_status != TEAMS_FAILED
         booking.teams_status, booking.handoff_error = TEAMS_FAILED, detail[:2000]
-        _alert(session, booking, "handoff_failed", f"Teams handoff failed for booking {booking.reference}: {detail}")
+        _alert(services, session, booking, HANDOFF_FAILED,
+               f"Teams handoff failed for booking {booking.reference}: {detail}")
         user = session.get(LineUser, booking.user_id)
         if first_failure and booking.status == CONFIRMED:
             queue_answer(session, user, notices.link_delayed(services.desk_settings, booking.starts_at),
@@ -195,8 +197,9 @@ def cancel_meeting(services: Services, payload: dict[str, Any]) -> None:
         raise jobs.RetryLater(f"graph cancel: {result.status or result.outcome.name}", result.retry_after)
     with services.db.transaction() as session:
         booking = session.get(Booking, booking_id)
-        _alert(session, booking, "cancel_failed", f"The Teams event of booking {booking.reference} could not be "
-                                                  f"cancelled ({result.status}): {result.detail}")
+        _alert(services, session, booking, CANCEL_FAILED,
+               f"The Teams event of booking {booking.reference} could not be cancelled ({result.status}): "
+               f"{result.detail}")
 
 
 def update_meeting(services: Services, payload: dict[str, Any]) -> None:
@@ -213,8 +216,9 @@ def update_meeting(services: Services, payload: dict[str, Any]) -> None:
     if result.outcome is not GraphOutcome.OK:
         with services.db.transaction() as session:
             booking = session.get(Booking, booking_id)
-            _alert(session, booking, "update_failed", f"The Teams event of booking {booking.reference} kept its "
-                                                      f"old time ({result.status}): {result.detail}")
+            _alert(services, session, booking, UPDATE_FAILED,
+                   f"The Teams event of booking {booking.reference} kept its old time ({result.status}): "
+                   f"{result.detail}")
 
 
 def retry_handoff(session: Session, booking: Booking) -> None:

@@ -8,7 +8,7 @@ from typing import Callable
 from bot.line import outbox
 from bot.line.ingest import EVENT_JOB
 from bot.services import Services
-from handlers import delivery, handoff, turns
+from handlers import alerts, delivery, handoff, turns
 
 Handler = Callable[[Services, dict], None]
 
@@ -18,4 +18,5 @@ HANDLERS: dict[str, Handler] = {
     handoff.CREATE: handoff.create_meeting,
     handoff.CANCEL: handoff.cancel_meeting,
     handoff.UPDATE: handoff.update_meeting,
+    alerts.CHANNEL_JOB: alerts.post_to_channel,
 }

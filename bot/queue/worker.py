@@ -14,14 +14,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from models import OperatorAlert
-
 from bot.config import Config
 from bot.ops.logs import configure_logging, job_context  # observability
 from bot.ops.metrics import job_failed, serve_worker_metrics, timed_job  # observability
 from bot.queue import jobs, scheduler
 from bot.queue.wakeup import Wakeup
 from bot.services import Services
+from handlers import alerts
 from handlers.registry import HANDLERS, Handler
 
 log = logging.getLogger("bot.queue.worker")
@@ -98,10 +97,11 @@ class Worker:
             with self.services.db.transaction() as session:
                 status = jobs.fail(session, claim, error, delay=delay, final=final)
                 if status == "dead":
-                    session.add(OperatorAlert(
-                        kind="job_dead", booking_id=claim.payload.get("booking_id"),
-                        message=f"Background job #{claim.id} ({claim.kind}) gave up after {claim.attempts} "
-                                f"attempts: {error[:300]}"))
+                    # A dead channel post is shown in the console only: posting it would fail the same way.
+                    alerts.raise_alert(session, self.services.config, alerts.JOB_DEAD,
+                                       f"Background job #{claim.id} ({claim.kind}) gave up after {claim.attempts} "
+                                       f"attempts: {error[:300]}", claim.payload.get("booking_id"),
+                                       to_channel=claim.kind != alerts.CHANNEL_JOB)
         except jobs.LeaseLost:
             log.warning("job %s failed after its lease was taken over", claim.id)
             return
