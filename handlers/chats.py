@@ -20,11 +20,13 @@ from conversations import messages as m
 from conversations import texts
 from conversations.chat_hours import in_chat_hours, next_opening
 from conversations.desk import ChatClosed, ChatView, DeskSettings
-from models import Chat, ChatTemplate, LineUser, Operator
+from models import Chat, ChatTemplate, LineUser, Operator, OperatorAlert
 from models.chat import ACTIVE, BY_OPERATOR, BY_SILENCE, BY_USER, ENDED, LEFT_LINE, NOBODY_CAME, OPEN, OUTCOMES, WAITING
 from models.operator import ADMIN, COUNSELLOR
 
+from bot.config import Config
 from bot.line.outbox import queue_answer
+from handlers import alerts
 from bot.services import Services
 
 MAX_TEXT = 5000  # LINE's limit for one text message
@@ -58,7 +60,8 @@ def view(session: Session, chat: Chat) -> ChatView:
     return ChatView(chat.id, waiting=True, ahead=ahead)
 
 
-def request(session: Session, user: LineUser, settings: DeskSettings, now: datetime) -> ChatView | ChatClosed:
+def request(session: Session, config: Config, user: LineUser, settings: DeskSettings,
+            now: datetime) -> ChatView | ChatClosed:
     if not in_chat_hours(now, settings.chat, settings.rules):
         return ChatClosed(outside_hours=True, next_opening=next_opening(now, settings.chat, settings.rules))
     if not someone_available(session):
@@ -68,8 +71,18 @@ def request(session: Session, user: LineUser, settings: DeskSettings, now: datet
         with session.begin_nested():
             session.add(chat)
     except IntegrityError:  # the same user's other message opened one a moment ago
-        chat = open_chat_of(session, user.id)
-    return view(session, chat)
+        return view(session, open_chat_of(session, user.id))
+    found = view(session, chat)
+    alerts.raise_alert(session, config, alerts.CHAT_WAITING,
+                       f"チャット相談の順番待ちがあります（待っている方：{found.ahead + 1}人）。チャット相談の画面から対応してください。")
+    return found
+
+
+def _nobody_waits_any_more(session: Session, now: datetime) -> None:
+    """The line is empty: the alerts that said someone was waiting are done with."""
+    if not session.scalar(select(exists().where(Chat.status == WAITING))):
+        session.execute(update(OperatorAlert).where(OperatorAlert.kind == alerts.CHAT_WAITING,
+                                                    OperatorAlert.resolved_at.is_(None)).values(resolved_at=now))
 
 
 def end_by_user(session: Session, user_id: int, now: datetime, *, left: bool = False) -> int | None:
@@ -121,6 +134,7 @@ def take(services: Services, session: Session, chat_id: int, operator: Operator)
         status=ACTIVE, operator_id=operator.id, taken_at=now, last_message_at=now)).rowcount
     if not won:
         raise ChatError("このチャットはすでに他の相談員が対応しているか、終了しています。")
+    _nobody_waits_any_more(session, now)
     _tell_user(services, session, chat_id, script.taken())
 
 
@@ -209,8 +223,11 @@ def _finish(session: Session, chat_id: int, from_status: tuple[str, ...], now: d
     query = update(Chat).where(Chat.id == chat_id, Chat.status.in_(from_status))
     if quiet_since is not None:
         query = query.where(Chat.last_message_at <= quiet_since)
-    return bool(session.execute(query.values(status=ENDED, ended_at=now, ended_by=by, outcome=outcome,
+    done = bool(session.execute(query.values(status=ENDED, ended_at=now, ended_by=by, outcome=outcome,
                                              reply_token=None, reply_received_at=None)).rowcount)
+    if done and WAITING in from_status:
+        _nobody_waits_any_more(session, now)
+    return done
 
 
 def _own_active(session: Session, chat_id: int, operator: Operator) -> Chat:

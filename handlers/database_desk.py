@@ -32,6 +32,7 @@ from models import Booking, Counsellor, DeskSetting, LineUser, PolicyConsent
 from models.booking import CANCELLED, CONFIRMED, EXPIRED, HELD, RELEASED
 from models.desk_setting import MAINTENANCE
 
+from bot.config import Config
 from handlers import chats, handoff
 
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread on the phone
@@ -49,8 +50,9 @@ def _windows(weekly: dict) -> dict[int, tuple[tuple[time, time], ...]]:
 
 class DatabaseDesk:
     def __init__(self, session: Session, user: LineUser, settings: DeskSettings,
-                 policies: list[PolicyDocument], clock: Callable[[], datetime], *, demo_counsellors: bool = True) -> None:
-        self.session, self.user, self.settings = session, user, settings
+                 policies: list[PolicyDocument], clock: Callable[[], datetime], *, demo_counsellors: bool = True,
+                 config: Config) -> None:
+        self.session, self.user, self.settings, self.config = session, user, settings, config
         self._policies, self._clock, self._demo_counsellors = policies, clock, demo_counsellors
         self._counsellors: list[availability.Counsellor] | None = None
 
@@ -98,7 +100,7 @@ class DatabaseDesk:
         return chats.view(self.session, chat) if chat is not None else None
 
     def request_chat(self) -> ChatView | ChatClosed:
-        return chats.request(self.session, self.user, self.settings, self.now())
+        return chats.request(self.session, self.config, self.user, self.settings, self.now())
 
     def chat_said(self) -> None:
         chats.user_wrote(self.session, self.user.id, self.now())

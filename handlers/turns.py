@@ -153,7 +153,7 @@ def converse(session: Session, services: Services, user: LineUser, user_input: U
                   saved.reasks or 0, saved.updated_at)
     # Read in this turn's transaction, so a version published a moment ago on any host counts.
     desk = DatabaseDesk(session, user, services.desk_settings, services.policies_now(session), services.clock,
-                        demo_counsellors=services.config.simulator)
+                        demo_counsellors=services.config.simulator, config=services.config)
     turn = ENGINE.turn(state, user_input, desk)
     saved.flow, saved.step, saved.run_id = state.flow, state.step, state.run_id
     saved.answers, saved.history, saved.reasks = state.answers, state.history, state.reasks

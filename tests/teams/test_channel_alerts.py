@@ -5,6 +5,8 @@ never a card about a card that could not be posted, and nothing at all without t
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -14,13 +16,17 @@ from bot.queue.worker import Worker
 from bot.services import Services
 from bot.teams import channel_alerts
 from bot.teams.graph_api import GraphSettings
-from handlers.alerts import CHANNEL_JOB, HANDOFF_FAILED, JOB_DEAD, raise_alert
+from bot.demo import load_demo_data
+from handlers import chats
+from handlers.alerts import CHANNEL_JOB, CHAT_WAITING, HANDOFF_FAILED, JOB_DEAD, raise_alert
 from models import Booking, Job, OperatorAlert
+from models import Chat as ChatRow
 from tests.conftest import make_jobs_due
 from tests.support.chat import TUESDAY_MORNING, Chat, play
+from tests.support.chat_desk import on_duty, operator
 from tests.support.fake_microsoft import FakeMicrosoft, trusting
 from tests.support.fake_teams_workflow import FakeTeamsWorkflow
-from tests.support.scripts import BOOKED
+from tests.support.scripts import AGREED, BOOKED
 
 USER = "U" + "b" * 32
 CONSOLE = "http://desk.test/console"
@@ -67,8 +73,6 @@ def card_texts(card: dict) -> list[str]:
 
 
 def test_a_failed_teams_handoff_posts_one_card_without_personal_data(alerting_config, clock, workflow):
-    from bot.demo import load_demo_data
-
     with FakeMicrosoft.running() as microsoft:
         microsoft.graph.fail_next("create", 403)
         services = Services.create(alerting_config.but(graph=GraphSettings(
@@ -193,3 +197,21 @@ def test_the_webhook_url_must_be_https(tmp_path):
     assert Config.from_env({**env, "TEAMS_ALERT_WEBHOOK_URL": url}).teams_alert_webhook_url == url
     with pytest.raises(RuntimeError, match="TEAMS_ALERT_WEBHOOK_URL"):
         Config.from_env({**env, "TEAMS_ALERT_WEBHOOK_URL": url.replace("https:", "http:")})
+
+
+def test_a_user_waiting_for_a_chat_posts_a_card_and_taking_the_chat_resolves_the_alert(desk, workflow):
+    load_demo_data(desk.db)
+    operator_id = on_duty(desk)
+    user = Chat(desk, USER, at=datetime(2026, 12, 1, 11, 0, tzinfo=ZoneInfo("Asia/Tokyo")))
+    play(user, AGREED)
+    user.send("人と話したい")
+    run(desk)
+    [card] = workflow.cards
+    assert "新しいチャット相談の待ちがあります" in card_texts(card)
+    assert USER not in json.dumps(workflow.calls[0].raw, ensure_ascii=False)
+    with desk.db.transaction() as session:
+        chat_id = session.scalar(select(ChatRow.id))
+        chats.take(desk, session, chat_id, operator(session, operator_id))
+    with desk.db.transaction() as session:
+        [row] = session.scalars(select(OperatorAlert).where(OperatorAlert.kind == CHAT_WAITING)).all()
+        assert row.resolved_at is not None
