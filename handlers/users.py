@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from conversations import notices
-from models import Booking, ConversationState, LineUser, LocalMeeting, MessageLog, OutboundMessage, WebhookEvent
+from models import Booking, Chat, ConversationState, LineUser, LocalMeeting, MessageLog, OutboundMessage, WebhookEvent
 from models.booking import CONFIRMED, HELD
 from models.outbound_message import PENDING
 
@@ -181,6 +181,9 @@ def erase(session: Session, user_id: int, now: datetime) -> Erasure:
     session.execute(update(OutboundMessage)
                     .where(OutboundMessage.user_id == user.id, OutboundMessage.status != PENDING)
                     .values(messages=[]).execution_options(synchronize_session=False))
+    # A chat row holds no text; the reply token of an open chat is the last trace of a message.
+    session.execute(update(Chat).where(Chat.user_id == user.id).values(reply_token=None, reply_received_at=None)
+                    .execution_options(synchronize_session=False))
     state = session.get(ConversationState, user.id)
     if state is not None:
         # A flow cannot go on without its answers: the user starts again from the menu.

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from handlers import chats
-from models import Chat, LineUser
+from handlers import chats, users
+from models import Chat, LineUser, MessageLog, OutboundMessage
 from tests.conftest import make_jobs_due
 from tests.support.chat_desk import on_duty, operator
 from tests.support.fake_line import PUSH, REPLY
@@ -72,3 +72,21 @@ def test_words_of_crisis_in_a_chat_get_the_hotlines_by_reply_at_once(line, worke
     line.post(line.text(USER, "消えたい"))
     worker.run_until_idle()
     assert "0120-279-338" in "\n".join(line.received(USER)[-2:])
+
+
+def test_erasing_the_user_blanks_the_operators_messages_too(line, worker, services, clock, in_chat):
+    line.post(line.text(USER, "残業代が出ません"))
+    worker.run_until_idle()
+    send(services, *in_chat, "山田さん、お話を伺います。")
+    worker.run_until_idle()
+    with services.db.transaction() as session:
+        chats.close(services, session, in_chat[0], operator(session, in_chat[1]), "resolved")
+    worker.run_until_idle()
+    with services.db.transaction() as session:
+        user_id = session.scalar(select(LineUser.id).where(LineUser.line_user_id == USER))
+        users.erase(session, user_id, clock())
+    with services.db.transaction() as session:
+        logged = session.scalars(select(MessageLog).where(MessageLog.user_id == user_id)).all()
+        assert [m for m in logged if m.operator_id] and all(m.text is None for m in logged)
+        assert all(o.messages == [] for o in session.scalars(select(OutboundMessage)))
+        assert session.scalar(select(Chat.reply_token)) is None
