@@ -3,8 +3,10 @@ platform, the app and its test client, and an in-process worker."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
+import sys
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,18 +35,28 @@ CHANNEL_SECRET = "test-channel-secret-0123456789ab"
 ACCESS_TOKEN = "test-access-token"
 TEMPLATE_DB = "desk_template"
 CHROMIUM = "/usr/bin/chromium"
+MACHINE_DATE = Path(__file__).resolve().parent / "support" / "machine_date"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def pytest_configure(config) -> None:
-    """DESK_TEST_MACHINE_DATE=2028-02-29T09:00+09:00 moves this process's wall clock there (and lets
-    it run on) for the whole session: the check that no test leans on the machine's date."""
+    """DESK_TEST_MACHINE_DATE=2028-02-29T09:00+09:00 moves the wall clock of this process and of
+    every Python process the tests start there (and lets it run on) for the whole session: the
+    check that no test leans on the machine's date (tests/support/machine_date/sitecustomize.py)."""
     moment = os.environ.get("DESK_TEST_MACHINE_DATE")
-    if moment:
-        import time_machine
-
-        time_machine.travel(datetime.fromisoformat(moment), tick=True).start()
+    if not moment:
+        return
+    if "DESK_TEST_MACHINE_SHIFT" not in os.environ:  # the first process of the run fixes the shift
+        real_now = datetime.now().astimezone()  # the machine's own date, on purpose
+        os.environ["DESK_TEST_MACHINE_SHIFT"] = str((datetime.fromisoformat(moment) - real_now).total_seconds())
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(MACHINE_DATE), os.environ.get("PYTHONPATH")]))
+    loaded = sys.modules.get("sitecustomize")
+    if getattr(loaded, "TRAVELLING", None) is None:  # not started with the folder on PYTHONPATH
+        spec = importlib.util.spec_from_file_location("machine_date", MACHINE_DATE / "sitecustomize.py")
+        loaded = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(loaded)
+    loaded.start()
 
 
 @pytest.fixture(autouse=True)
