@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from conversations.texts import MENU_ITEMS
+
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
@@ -47,7 +49,8 @@ def test_tapping_the_booking_tile_of_the_rich_menu_starts_a_booking(page, live):
 def test_the_rich_menu_shows_its_image_and_its_chat_bar_text_closes_and_opens_it(page):
     bar = rich_menu(page).get_by_role("button", name="メニュー", exact=True)
     tiles = rich_menu(page).locator(".rich-menu-area")
-    expect(tiles).to_have_count(4)
+    expect(tiles).to_have_count(len(MENU_ITEMS))
+    expect(rich_menu(page).get_by_role("button", name="チャット相談")).to_be_visible()
     expect(rich_menu(page).locator("img")).to_have_js_property("complete", True)
     assert rich_menu(page).locator("img").evaluate("img => img.naturalWidth") == 2500
     expect(bar).to_have_attribute("aria-expanded", "true")
