@@ -70,7 +70,7 @@ def create_app(config: Config | None = None, *, clock: Clock | None = None) -> F
         from bot.simulator import routes as simulator_routes
         from bot.simulator.store import DatabaseStore
 
-        app.extensions["simulator_store"] = DatabaseStore(db)
+        app.extensions["simulator_store"] = DatabaseStore(db, config.simulator_message_quota)
         app.register_blueprint(simulator_routes.bp)
 
     @app.get("/")

@@ -92,6 +92,17 @@ def _teams_alert_webhook_url(env: Mapping[str, str]) -> str:
     return url
 
 
+REMINDER_CHOICES = {"both": ("day_before", "hour_before"), "day_before": ("day_before",),
+                    "hour_before": ("hour_before",), "none": ()}
+
+
+def _reminders(env: Mapping[str, str]) -> tuple[str, ...]:
+    choice = (env.get("REMINDERS") or "both").strip().lower()
+    if choice not in REMINDER_CHOICES:
+        raise RuntimeError("REMINDERS must be both, day_before, hour_before or none")
+    return REMINDER_CHOICES[choice]
+
+
 def _retention(env: Mapping[str, str]) -> dict[str, int]:
     days = _int(env, "RETENTION_DAYS", 365)
     body_days = _int(env, "WEBHOOK_BODY_RETENTION_DAYS", 30)
@@ -222,6 +233,12 @@ class Config:
     no_show_after_minutes: int = 10
     reminder_day_before: time = time(18, 0)
     reminder_minutes_before: int = 60
+    # Which reminders are sent (REMINDERS): each is a push, counted against LINE's monthly quota.
+    reminders: tuple[str, ...] = ("day_before", "hour_before")
+    # LINE's quota and this month's consumption are read at most this often, cached in the database.
+    line_quota_refresh_minutes: float = 5.0
+    # The built-in simulator's own monthly push limit (0: none), so running out can be tried offline.
+    simulator_message_quota: int = 200
     scheduler_seconds: float = 30.0
     # How long records are kept (see bot/ops/retention.py for what happens to each table after that).
     retention_days: int = 365
@@ -321,6 +338,9 @@ class Config:
             no_show_limit=_int(env, "NO_SHOW_LIMIT", 2),
             reminder_day_before=time.fromisoformat(env.get("REMINDER_DAY_BEFORE_AT") or "18:00"),
             reminder_minutes_before=_int(env, "REMINDER_MINUTES_BEFORE", 60),
+            reminders=_reminders(env),
+            line_quota_refresh_minutes=_float(env, "LINE_QUOTA_REFRESH_MINUTES", 5.0),
+            simulator_message_quota=_int(env, "SIMULATOR_MESSAGE_QUOTA", 200),
             scheduler_seconds=_float(env, "SCHEDULER_SECONDS", 30.0),
             proxy_hops=proxy_hops,
             console_idle_minutes=idle_minutes,

@@ -36,6 +36,9 @@ JOB_DEAD = "job_dead"
 DEMO_DATA = "demo_data"
 CHAT_WAITING = "chat_waiting"
 CRISIS_WORDS = "crisis_words"
+QUOTA_80 = "line_quota_80"
+QUOTA_95 = "line_quota_95"
+QUOTA_EXHAUSTED = "line_quota_exhausted"
 TITLES = {
     HANDOFF_FAILED: "Teams会議の作成に失敗しました",
     CANCEL_FAILED: "Teams会議の取り消しに失敗しました",
@@ -44,6 +47,9 @@ TITLES = {
     DEMO_DATA: "デモデータが残っています",
     CHAT_WAITING: "新しいチャット相談の待ちがあります",
     CRISIS_WORDS: "危機的な言葉が届きました",
+    QUOTA_80: "LINEのメッセージ通数が今月の上限の80%に達しました",
+    QUOTA_95: "LINEのメッセージ通数が今月の上限の95%に達しました",
+    QUOTA_EXHAUSTED: "LINEのメッセージ通数が今月の上限に達しました",
 }
 DEFAULT_TITLE = "対応が必要なアラートがあります"
 

@@ -220,7 +220,7 @@ class DatabaseDesk:
         booking.name, booking.furigana, booking.age = details.name, details.furigana, details.age
         booking.email, booking.phone, booking.consultation = details.email, details.phone, details.consultation
         self.session.flush()
-        handoff.enqueue_create(self.session, booking)
+        handoff.enqueue_create(self.session, booking, before_answer=True)
         return Confirmed(self._view(booking))
 
     def cancel(self, reference: str) -> BookingView | None:

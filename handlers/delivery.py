@@ -13,12 +13,14 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 
 from models import LineUser, OutboundMessage
-from models.outbound_message import FAILED, PENDING, SENT, SKIPPED
+from models.outbound_message import FAILED, MONTHLY_LIMIT, PENDING, SENT, SKIPPED
 
 from bot.queue import jobs
 from bot.queue.jobs import RetryLater
 from bot.line.api import Outcome, Result
+from bot.ops.metrics import count_sent
 from bot.services import Services
+from handlers import quota
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +37,11 @@ def _settle(services: Services, outbound_id: int, *, final: bool = False, **valu
             jobs.complete_here(session)
 
 
-def _sent(services: Services, outbound_id: int, method: str, result: Result, note: str | None = None) -> None:
+def _sent(services: Services, outbound_id: int, method: str, result: Result, kind: str | None,
+          note: str | None = None) -> None:
     _settle(services, outbound_id, final=True, status=SENT, method=method, sent_at=services.clock(), reply_in_doubt=False,
             line_request_id=result.request_id, error=note)
+    count_sent(method, kind)
 
 
 def deliver(services: Services, payload: dict[str, Any]) -> None:
@@ -55,16 +59,16 @@ def deliver(services: Services, payload: dict[str, Any]) -> None:
         outbound.attempts += 1
         if use_reply:
             outbound.reply_in_doubt = True
-        messages, token, retry_key = outbound.messages, outbound.reply_token, outbound.retry_key
+        messages, token, retry_key, kind = outbound.messages, outbound.reply_token, outbound.retry_key, outbound.kind
         to, blocked = user.line_user_id, user.blocked
 
     if use_reply:
         result = services.line.reply(token, messages)
         if result.outcome is Outcome.OK:
-            return _sent(services, outbound_id, "reply", result)
+            return _sent(services, outbound_id, "reply", result, kind)
         if result.outcome is Outcome.REJECTED and was_in_doubt:
             log.warning("outbound %s: token refused after an unanswered reply; counted as delivered", outbound_id)
-            return _sent(services, outbound_id, "reply", result, "assumed delivered by an earlier attempt")
+            return _sent(services, outbound_id, "reply", result, kind, "assumed delivered by an earlier attempt")
         if result.outcome is Outcome.REJECTED:
             _settle(services, outbound_id, reply_rejected=True, reply_in_doubt=False)
         elif result.outcome is Outcome.RETRY:
@@ -80,7 +84,17 @@ def deliver(services: Services, payload: dict[str, Any]) -> None:
         return _settle(services, outbound_id, final=True, status=SKIPPED, error="user has blocked the account")
     result = services.line.push(to, messages, retry_key)
     if result.outcome in (Outcome.OK, Outcome.DUPLICATE):
-        return _sent(services, outbound_id, "push", result)
+        return _sent(services, outbound_id, "push", result, kind)
+    if result.outcome is Outcome.LIMIT:
+        # Final: no push gets through before the month ends (or the plan changes). The row says
+        # why, so the console lists this user for a phone call; the 100% alert is raised once.
+        with services.db.transaction() as session:
+            session.execute(update(_OUTBOUND).where(_OUTBOUND.c.id == outbound_id).values(
+                status=FAILED, method="push", failure=MONTHLY_LIMIT, line_request_id=result.request_id,
+                error="LINE refused the push: the monthly message limit is reached"))
+            quota.limit_reached(services, session)
+            jobs.complete_here(session)
+        return
     if result.outcome is Outcome.REJECTED:
         return _settle(services, outbound_id, final=True, status=FAILED, method="push",
                        line_request_id=result.request_id,

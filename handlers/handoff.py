@@ -14,12 +14,12 @@ from typing import Any
 from urllib.parse import quote
 
 from markupsafe import escape
-from sqlalchemy import select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from conversations import notices
 from conversations.schedule import label_slot
-from models import Booking, Counsellor, Job, LineUser, OperatorAlert
+from models import Booking, Counsellor, Job, LineUser, MessageLog, OperatorAlert, OutboundMessage
 from models.database import now_in
 from models.booking import (
     CANCELLED,
@@ -31,6 +31,9 @@ from models.booking import (
     TEAMS_PENDING,
 )
 from models.job import RUNNING
+from models.message_log import OUTBOUND
+from models.outbound_message import PENDING
+from conversations.messages import summary
 
 from bot.queue import jobs
 from bot.teams.graph_api import GraphOutcome, GraphResult, MeetingRequest
@@ -52,9 +55,18 @@ def transaction_id(booking: Booking) -> str:
     return f"desk-booking-{booking.id}-{booking.handoff_generation}"
 
 
-def enqueue_create(session: Session, booking: Booking) -> None:
+def enqueue_create(session: Session, booking: Booking, *, before_answer: bool = False) -> None:
+    """`before_answer` (the confirming turn): the meeting is made on this worker right after the turn
+    commits, before the turn's answer is delivered, so that a link ready in time rides in the
+    confirmation's free reply instead of a push (`_into_confirmation`). Its lane busy, it waits its
+    turn as any create, and the link is pushed later as before."""
     booking.teams_status = TEAMS_PENDING
-    jobs.enqueue(session, CREATE, {"booking_id": booking.id}, queue_key=lane(booking.id), max_attempts=200)
+    payload: dict[str, Any] = {"booking_id": booking.id}
+    if before_answer:
+        # The confirmation is the user's first answer queued after this point (same transaction).
+        payload["answer_after"] = session.scalar(
+            select(func.coalesce(func.max(OutboundMessage.id), 0)).where(OutboundMessage.user_id == booking.user_id))
+    jobs.enqueue(session, CREATE, payload, queue_key=lane(booking.id), max_attempts=200, run_next=before_answer)
 
 
 def enqueue_cancel(session: Session, booking: Booking, comment: str) -> None:
@@ -129,6 +141,37 @@ def _may_exist_unrecorded(session: Session, booking: Booking) -> bool:
     return (attempt or 0) > 1
 
 
+def _into_confirmation(services: Services, session: Session, booking: Booking, answer_after: int | None,
+                       link: list[dict[str, Any]]) -> bool:
+    """Add the join link to the booking's confirmation when no delivery attempt has touched it yet and
+    its reply token is still fresh: the user gets both in one free reply instead of a reply and a push.
+
+    Race-free: this runs with the confirmation's outbound row locked (FOR UPDATE; SQLite's single
+    writer), and a delivery counts its attempt on that row, locked, in the same transaction in which it
+    reads the messages. So either this commits first and every attempt sends the link with the
+    confirmation, or an attempt came first (attempts > 0) and the link is pushed as before; never both,
+    never neither (join_link_sent_at is set in this same transaction either way)."""
+    if answer_after is None:
+        return False
+    outbound = session.scalar(
+        select(OutboundMessage)
+        .where(OutboundMessage.user_id == booking.user_id, OutboundMessage.id > answer_after,
+               OutboundMessage.reply_token.is_not(None))
+        .order_by(OutboundMessage.id).limit(1).with_for_update())
+    now = services.clock()
+    if (outbound is None or outbound.status != PENDING or outbound.attempts or outbound.reply_rejected
+            or outbound.reply_deadline is None or outbound.reply_deadline <= now
+            or len(outbound.messages) + len(link) > 5):
+        return False
+    outbound.messages = [*outbound.messages, *link]
+    session.execute(insert(MessageLog.__table__), [
+        {"user_id": booking.user_id, "direction": OUTBOUND, "kind": str(message.get("type")), "text": summary(message),
+         "payload": message, "flow": "teams", "step": "join_link", "outbound_id": outbound.id, "created_at": now}
+        for message in link])
+    log.info("booking %s: the join link goes with the confirmation's reply", booking.id)
+    return True
+
+
 def create_meeting(services: Services, payload: dict[str, Any]) -> None:
     booking_id = payload["booking_id"]
     with services.db.transaction() as session:
@@ -153,9 +196,9 @@ def create_meeting(services: Services, payload: dict[str, Any]) -> None:
             # Cancelled while Graph was answering: the cancel job (next in this lane) removes the event.
             if booking.status == CONFIRMED and booking.join_link_sent_at is None:
                 user = session.get(LineUser, booking.user_id)
-                queue_answer(session, user, notices.link_ready(services.desk_settings, booking.starts_at,
-                                                               booking.topic, result.join_url),
-                             "teams", "join_link", None, None, services)
+                link = notices.link_ready(services.desk_settings, booking.starts_at, booking.topic, result.join_url)
+                if not _into_confirmation(services, session, booking, payload.get("answer_after"), link):
+                    queue_answer(session, user, link, "teams", "join_link", None, None, services)
                 booking.join_link_sent_at = services.clock()
         return
     if result.outcome is GraphOutcome.NO_LINK:

@@ -17,6 +17,7 @@ from bot.console import (  # noqa: F401
     dashboard,
     operators,
     policies,
+    quota,
     settings,
     sign_in,
     sso,

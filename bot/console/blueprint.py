@@ -76,6 +76,7 @@ NAVIGATION = (
     ("console.statistics", "統計", ("admin", "viewer")),
     ("console.operators", "ログイン", ("admin",)),
     ("console.audit_log", "操作記録", ("admin",)),
+    ("console.quota_page", "LINE通数", ("admin",)),
     ("console.settings", "設定", ("admin",)),
 )
 

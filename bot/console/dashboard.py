@@ -20,6 +20,7 @@ from bot.console.auth import requires
 from bot.console.identity import current_operator
 from bot.console.blueprint import bp
 from bot.console.bookings import rows_query, to_rows, view_url
+from bot.console.quota import quota_panel
 from bot.console.scope import users_visible_to
 from bot.services import current_services
 
@@ -75,6 +76,7 @@ def dashboard_data(operator: Operator) -> dict[str, Any]:
         "alerts": alerts, "flagged": flagged, "maintenance": maintenance_mode, "upcoming_days": UPCOMING_DAYS,
         "simulator": services.config.simulator, "teams_configured": services.config.graph is not None,
         "flagged_url": view_url("console.conversations", "/console/conversations?flagged=1", flagged=1),
+        **(quota_panel() if is_admin else {}),
     }
 
 

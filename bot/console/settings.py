@@ -20,6 +20,7 @@ from bot.console.audit import audit
 from bot.console.auth import requires
 from bot.console.blueprint import bp
 from bot.console.formatting import moment_label
+from bot.console.quota import quota_panel
 from bot.services import current_services
 
 # What each count of the retention purge means, as the settings page lists them.
@@ -51,7 +52,8 @@ def settings():
     return render_template("console/settings.html", mode=mode, preview=preview(mode.notice, mode.until),
                            updated=moment_label(mode.updated_at), notice_limit=maintenance.NOTICE_LIMIT,
                            until_limit=maintenance.UNTIL_LIMIT, retention=kept, retention_finished=moment_label(finished),
-                           retention_counts=[(label, kept.counts.get(key, 0)) for key, label in RETENTION_LABELS.items()])
+                           retention_counts=[(label, kept.counts.get(key, 0)) for key, label in RETENTION_LABELS.items()],
+                           **quota_panel())
 
 
 @bp.post("/settings/maintenance")

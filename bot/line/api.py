@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -33,6 +33,20 @@ class Outcome(Enum):
     RETRY = "retry"  # 429, 5xx: nothing was done; try again later
     UNKNOWN = "unknown"  # timeout or broken connection: LINE may or may not have acted
     REJECTED = "rejected"  # other 4xx: this request will never succeed
+    LIMIT = "monthly_limit"  # 429 "You have reached your monthly limit.": no push gets through this month
+
+
+# LINE's error message on a 429 that means the account's monthly message limit is reached (its
+# "Handle HTTP status code 429 errors" page tells the causes of a 429 apart by this message).
+MONTHLY_LIMIT_MESSAGE = "You have reached your monthly limit."
+
+
+@dataclass(frozen=True)
+class Quota:
+    """This month's message quota as LINE reports it: `limit` None when no target limit is set
+    (`type` "none"), and `used` the messages counted against it so far (`totalUsage`)."""
+    limit: int | None
+    used: int
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,7 @@ class Result:
     request_id: str | None = None
     retry_after: float | None = None
     detail: str = ""
+    data: Any = field(default=None, compare=False)  # the parsed answer of a read (GET) call
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -101,6 +116,10 @@ class LineApi:
             if status == 409:
                 accepted = _header(e.headers, "x-line-accepted-request-id")
                 return Result(Outcome.DUPLICATE, status, accepted or request_id, detail=detail)
+            if status == 429 and detail.strip().lower() == MONTHLY_LIMIT_MESSAGE.lower():
+                log.error("LINE %s refused: the monthly message limit is reached (x-line-request-id=%s)", what,
+                          request_id, extra={"line_request_id": request_id})
+                return Result(Outcome.LIMIT, status, request_id, detail=detail)
             if status == 429 or status >= 500:
                 log.warning("LINE %s answered %s (x-line-request-id=%s)", what, status, request_id,
                             extra={"line_request_id": request_id})
@@ -111,7 +130,8 @@ class LineApi:
         except (urllib3.exceptions.HTTPError, OSError) as e:
             log.warning("LINE %s got no answer: %s", what, type(e).__name__)
             return Result(Outcome.UNKNOWN, detail=type(e).__name__)
-        return Result(Outcome.OK, response.status_code, _header(response.headers, "x-line-request-id"))
+        return Result(Outcome.OK, response.status_code, _header(response.headers, "x-line-request-id"),
+                      data=response.data)
 
     def reply(self, reply_token: str, messages: list[dict[str, Any]]) -> Result:
         request = ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": messages})
@@ -120,3 +140,14 @@ class LineApi:
     def push(self, to: str, messages: list[dict[str, Any]], retry_key: str) -> Result:
         request = PushMessageRequest.from_dict({"to": to, "messages": messages})
         return self._call("push", self._api.push_message_with_http_info, request, x_line_retry_key=retry_key)
+
+    def quota(self) -> Quota | None:
+        """GET /v2/bot/message/quota and /v2/bot/message/quota/consumption; None when either fails."""
+        limit = self._call("quota", self._api.get_message_quota_with_http_info)
+        if limit.outcome is not Outcome.OK:
+            return None
+        used = self._call("quota_consumption", self._api.get_message_quota_consumption_with_http_info)
+        if used.outcome is not Outcome.OK:
+            return None
+        kind = getattr(limit.data.type, "value", limit.data.type)
+        return Quota(limit.data.value if kind == "limited" else None, int(used.data.total_usage))

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from conversations.messages import Message, summary
 from models import LineUser, MessageLog, OutboundMessage
 from models.message_log import OUTBOUND
+from models.outbound_message import ANSWER, JOIN_LINK, NOTICE, OPERATOR, REMINDER
 
 from bot.queue import jobs
 from bot.services import Services
@@ -32,18 +33,32 @@ _INSERT_OUTBOUND = insert(OutboundMessage.__table__).returning(OutboundMessage._
 _INSERT_LOG = insert(MessageLog.__table__)
 
 
+def message_kind(flow: str | None, step: str | None, operator_id: int | None, reply_token: str | None) -> str:
+    """What a message is, from the flow and step it is logged with: what the console counts the
+    month's pushes by (bot/line/quota.py) and the metrics label sends with."""
+    if flow == "teams" and step == "join_link":
+        return JOIN_LINK
+    if flow == "reminder":
+        return REMINDER
+    if operator_id is not None:
+        return OPERATOR
+    return ANSWER if reply_token else NOTICE
+
+
 def queue_answer(session: Session, user: LineUser, messages: list[Message], flow: str | None, step: str | None,
                  reply_token: str | None, event: Received | None, services: Services, *,
                  operator_id: int | None = None) -> list[int]:
     """Queue messages for delivery, five to a request as LINE allows, in order; returns their ids.
     `operator_id`: the operator who wrote them in a chat (None: the bot)."""
     session.flush()  # what the caller added first (the user's own message in the log) is written first
+    kind = message_kind(flow, step, operator_id, reply_token)
     return [_queue(session, user, messages[i:i + 5], flow, step, reply_token if i == 0 else None, event, services,
-                   operator_id) for i in range(0, len(messages), 5)]
+                   operator_id, kind) for i in range(0, len(messages), 5)]
 
 
 def _queue(session: Session, user: LineUser, messages: list[Message], flow: str | None, step: str | None,
-           reply_token: str | None, event: Received | None, services: Services, operator_id: int | None) -> int:
+           reply_token: str | None, event: Received | None, services: Services, operator_id: int | None,
+           kind: str) -> int:
     deadline = None
     if reply_token and event is not None:
         started = min(filter(None, (event.received_at, event.occurred_at)))
@@ -52,6 +67,7 @@ def _queue(session: Session, user: LineUser, messages: list[Message], flow: str 
     outbound_id = session.scalar(_INSERT_OUTBOUND, {
         "user_id": user.id, "messages": messages, "reply_token": reply_token, "reply_deadline": deadline,
         "retry_key": str(uuid.uuid4()), "created_at": now,
+        "kind": kind,
     })
     session.execute(_INSERT_LOG, [
         {"user_id": user.id, "direction": OUTBOUND, "kind": str(message.get("type")), "text": summary(message),

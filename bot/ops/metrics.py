@@ -59,6 +59,8 @@ GRAPH_ERRORS = Counter("desk_graph_api_errors", "Graph calls that did not succee
                        "(none: no answer or no token)", ["call", "status"])
 JOB_SECONDS = Histogram("desk_job_run_seconds", "Job executions by kind, and how long they took", ["kind"],
                         buckets=JOB_BUCKETS)
+MESSAGES_SENT = Counter("desk_line_messages_sent", "Messages (requests of up to five) delivered to a user, by "
+                        "method (reply: free; push: counts against the monthly quota) and kind", ["method", "kind"])
 JOB_FAILURES = Counter("desk_job_failures", "Failed job attempts by kind: retried later, or dead",
                        ["kind", "result"])
 
@@ -83,6 +85,10 @@ def observe_line_call(call: str, outcome: str, status: int | None, seconds: floa
     LINE_SECONDS.labels(call, outcome).observe(seconds)
     if outcome not in ("ok", "duplicate"):  # a 409 on a retry key means LINE already has the message
         LINE_ERRORS.labels(call, str(status or "none")).inc()
+
+
+def count_sent(method: str, kind: str | None) -> None:
+    MESSAGES_SENT.labels(method, kind or "notice").inc()
 
 
 def observe_graph_call(call: str, outcome: str, status: int | None, seconds: float) -> None:

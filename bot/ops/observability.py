@@ -116,3 +116,7 @@ class DatabaseCollector:
         yield bookings
         yield GaugeMetricFamily("desk_operator_alerts_open", "Operator alerts not yet resolved",
                                 value=taken.open_alerts)
+        if taken.quota_remaining is not None:
+            yield GaugeMetricFamily("desk_line_quota_remaining_ratio",
+                                    "Share of this month's LINE message quota still left (1: all, 0: none), as last read",
+                                    value=taken.quota_remaining)

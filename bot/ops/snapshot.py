@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 
-from models import Booking, Job, OperatorAlert
+from models import Booking, DeskSetting, Job, OperatorAlert
 from models.job import DEAD, PENDING, RUNNING
 
 PROBE_TIMEOUT_SECONDS = 2
@@ -77,6 +77,19 @@ class Snapshot:
     oldest_due_seconds: float = 0.0
     bookings: dict[str, int] = field(default_factory=dict)  # status → count
     open_alerts: int = 0
+    # LINE's monthly quota left, as a share of the limit (handlers/quota.py's cache); None: unknown
+    # this month, or no limit.
+    quota_remaining: float | None = None
+
+
+def quota_remaining(value: dict | None, now: datetime) -> float | None:
+    from zoneinfo import ZoneInfo
+
+    value = value or {}
+    limit, used = value.get("limit"), value.get("used")
+    if value.get("month") != now.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m") or not limit or used is None:
+        return None
+    return max(0.0, 1 - used / limit)
 
 
 def take(conn: Connection, now: datetime) -> Snapshot:
@@ -97,4 +110,6 @@ def take(conn: Connection, now: datetime) -> Snapshot:
         oldest_due_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
         bookings={status: n for what, status, n in rows if what == "booking"},
         open_alerts=sum(n for what, _, n in rows if what == "alert"),
+        quota_remaining=quota_remaining(
+            conn.scalar(select(DeskSetting.value).where(DeskSetting.key == "line_quota")), now),
     )

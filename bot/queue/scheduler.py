@@ -1,5 +1,6 @@
-"""Periodic work, run by every worker: let lapsed holds go, send reminders, and once a day purge
-what is past its retention period (bot/ops/retention.py).
+"""Periodic work, run by every worker: let lapsed holds go, send reminders (those REMINDERS chooses),
+refresh LINE's message quota (handlers/quota.py: cached, so LINE is asked once per period however many
+workers run this), and once a day purge what is past its retention period (bot/ops/retention.py).
 
 Many workers may run this at once. Each reminder is claimed by a conditional update of its mark
 (`... WHERE reminded_x_at IS NULL`), which only one transaction can win, so it is sent once.
@@ -18,7 +19,7 @@ from models import Booking, LineUser
 from models.booking import CONFIRMED, EXPIRED, HELD
 
 from bot.ops import retention
-from handlers import chats
+from handlers import chats, quota
 from bot.line.outbox import queue_answer
 from bot.services import Services
 
@@ -27,12 +28,14 @@ log = logging.getLogger(__name__)
 
 def _due(services: Services, booking: Booking, now: datetime) -> str | None:
     config = services.config
-    if booking.reminded_hour_before_at is None and now >= booking.starts_at - timedelta(
+    if "hour_before" in config.reminders and booking.reminded_hour_before_at is None and now >= booking.starts_at - timedelta(
             minutes=config.reminder_minutes_before):
         return "hour_before"
     day_before = datetime.combine(to_tokyo(booking.starts_at).date() - timedelta(days=1),
                                   config.reminder_day_before, tzinfo=TOKYO)
-    if booking.reminded_day_before_at is None and now >= day_before:
+    # Never a "tomorrow" reminder on the day itself (with REMINDERS=day_before, nothing else marks it done).
+    if ("day_before" in config.reminders and booking.reminded_day_before_at is None
+            and day_before <= now < day_before.replace(hour=0, minute=0) + timedelta(days=1)):
         return "day_before"
     return None
 
@@ -71,6 +74,10 @@ def run_periodic(services: Services, now: datetime | None = None) -> dict[str, i
     for booking_id, when in due:
         done["reminders"] += _remind(services, booking_id, when, now)
     done.update(chats.sweep(services, now))
+    try:
+        quota.refresh(services)
+    except Exception:  # noqa: BLE001  the quota is for the console; the rest of the periodic work must go on
+        log.exception("LINE quota refresh failed")
     # Last: on the day's first tick a long purge must not hold up this tick's reminders.
     purged = retention.run(services, now)
     if purged is not None:

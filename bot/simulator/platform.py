@@ -2,7 +2,10 @@
 
 Reply tokens are single-use and expire; a push with an already accepted `X-Line-Retry-Key` gets
 409 with `x-line-accepted-request-id`; more than five messages is a 400; a wrong access token a
-401. Storage is pluggable: `MemoryStore` here (tests), a database store for the simulator page.
+401. The account has a monthly message quota of its own (`GET /v2/bot/message/quota`, type
+"limited" with its value, or "none"; `/v2/bot/message/quota/consumption`, totalUsage): each accepted
+push counts one (one recipient), replies are free, and once the month's pushes reach the limit a push
+gets LINE's 429 "You have reached your monthly limit.". Storage is pluggable: `MemoryStore` here (tests), a database store for the simulator page.
 The rich menu endpoints (what `flask --app bot richmenu deploy` calls) are in rich_menus.py.
 """
 
@@ -16,6 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from bot.clock import system_clock
 from bot.simulator import rich_menus
@@ -25,6 +29,13 @@ UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 
 # LINE's own clock (reply tokens expire by it), not the desk's.
 now_utc = system_clock
+MONTHLY_LIMIT_MESSAGE = "You have reached your monthly limit."
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+def month_start() -> datetime:
+    """The start of LINE's current month (Japan time), by LINE's clock."""
+    return now_utc().astimezone(TOKYO).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 class Store(rich_menus.RichMenuStore, Protocol):
@@ -35,6 +46,8 @@ class Store(rich_menus.RichMenuStore, Protocol):
                     messages: list[dict[str, Any]]) -> str | None: ...
     def loading(self, user_id: str, seconds: int) -> None: ...
     def profile(self, user_id: str) -> dict[str, Any] | None: ...
+    def quota_limit(self) -> int | None: ...
+    def pushes_this_month(self) -> int: ...
 
 
 @dataclass
@@ -84,6 +97,12 @@ class MessagingApi:
             return self._reply(body, lowered, request_id)
         if method == "POST" and path == "/v2/bot/message/push":
             return self._push(body, lowered, request_id)
+        if method == "GET" and path == "/v2/bot/message/quota":
+            limit = self.store.quota_limit()
+            return Answer(200, {"type": "none"} if limit is None else {"type": "limited", "value": limit},
+                          {"x-line-request-id": request_id})
+        if method == "GET" and path == "/v2/bot/message/quota/consumption":
+            return Answer(200, {"totalUsage": self.store.pushes_this_month()}, {"x-line-request-id": request_id})
         if method == "POST" and path == "/v2/bot/chat/loading/start":
             return self._loading(body, request_id)
         if method == "GET" and path.startswith("/v2/bot/profile/"):
@@ -124,6 +143,9 @@ class MessagingApi:
         retry_key = headers.get("x-line-retry-key")
         if retry_key is not None and not UUID_RE.match(retry_key):
             return _error(400, "The retry key must be a UUID", request_id)
+        limit = self.store.quota_limit()
+        if limit is not None and self.store.pushes_this_month() >= limit:
+            return _error(429, MONTHLY_LIMIT_MESSAGE, request_id)
         accepted = self.store.accept_push(retry_key, request_id, to, messages)
         if accepted is not None:
             return Answer(409, {"message": "The retry key is already accepted"},
@@ -161,6 +183,15 @@ class MemoryStore:
         self.menus: dict[str, dict[str, Any]] = {}  # rich menus by id, in creation order
         self.menu_images: dict[str, tuple[str, bytes]] = {}
         self.default_menu: str | None = None
+        # The monthly quota: None, no limit (type "none"); pushes counted this month (tests set both).
+        self.monthly_limit: int | None = None
+        self.pushes_counted = 0
+
+    def quota_limit(self) -> int | None:
+        return self.monthly_limit
+
+    def pushes_this_month(self) -> int:
+        return self.pushes_counted
 
     def issue_reply_token(self, user_id: str, ttl_seconds: float) -> str:
         token = secrets.token_hex(16)
@@ -191,6 +222,7 @@ class MemoryStore:
                 if retry_key in self.retry_keys:
                     return self.retry_keys[retry_key]
                 self.retry_keys[retry_key] = request_id
+            self.pushes_counted += 1
             self.delivered.extend(Delivered(to, "push", m, now_utc()) for m in messages)
         return None
 

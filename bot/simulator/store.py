@@ -9,18 +9,28 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from models import SimChatEntry, SimPersona, SimReplyToken, SimRetryKey, SimRichMenu
 from models.database import Database
 
-from bot.simulator.platform import now_utc
+from bot.simulator.platform import month_start, now_utc
 
 
 class DatabaseStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, monthly_limit: int | None = None) -> None:
         self.db = db
+        self.monthly_limit = monthly_limit or None  # SIMULATOR_MESSAGE_QUOTA; 0: no limit
+
+    def quota_limit(self) -> int | None:
+        return self.monthly_limit
+
+    def pushes_this_month(self) -> int:
+        """Pushes accepted since the month began, by their retry keys (the bot sends one with every push)."""
+        with self.db.transaction() as session:
+            return session.scalar(select(func.count()).select_from(SimRetryKey)
+                                  .where(SimRetryKey.created_at >= month_start())) or 0
 
     def issue_reply_token(self, user_id: str, ttl_seconds: float) -> str:
         token = secrets.token_hex(16)

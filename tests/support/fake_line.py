@@ -23,6 +23,8 @@ from bot.simulator.platform import MemoryStore, MessagingApi
 REPLY = "/v2/bot/message/reply"
 PUSH = "/v2/bot/message/push"
 LOADING = "/v2/bot/chat/loading/start"
+QUOTA = "/v2/bot/message/quota"
+CONSUMPTION = "/v2/bot/message/quota/consumption"
 
 
 @dataclass
@@ -57,6 +59,12 @@ class FakeLine:
         the test cannot know in advance (e.g. "/v2/bot/richmenu/*/content")."""
         with self._lock:
             self._faults[path].extend(faults)
+
+    def set_quota(self, limit: int | None, used: int = 0) -> None:
+        """The account's monthly quota as LINE keeps it: `limit` None for no target limit (type
+        "none"), `used` pushes already counted this month. Once the month's pushes reach the limit,
+        a push gets 429 "You have reached your monthly limit." (the simulator's platform answers)."""
+        self.store.monthly_limit, self.store.pushes_counted = limit, used
 
     def calls_to(self, path: str) -> list[Call]:
         return [c for c in list(self.calls) if c.path == path]
