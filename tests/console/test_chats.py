@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from bot.demo import DEMO_CHAT_TEMPLATES, load_demo_data
 from models import Chat, ChatTemplate, Counsellor, LineUser, MessageLog, Operator, OutboundMessage
 from tests.support.console import (
     ADMIN_EMAIL,
     VIEWER_EMAIL,
     audit_rows,
     create_counsellor_operator,
-    create_operator,
     csrf_token,
     db,
     post_form,
@@ -375,3 +375,11 @@ def test_a_counsellor_cannot_manage_canned_replies(app, admin):
     assert counsellor.post("/console/chat-templates", data={"title": "x", "body": "y", "csrf_token": token}
                            ).status_code == 403
     assert "定型文の管理" not in text_of(counsellor.get("/console/chats"))
+
+
+def test_the_demo_data_brings_canned_replies_once(app):
+    load_demo_data(db(app), operators=True)
+    load_demo_data(db(app), operators=True)
+    with db(app).transaction() as session:
+        titles = sorted(session.scalars(select(ChatTemplate.title)))
+    assert titles == sorted(title for title, _ in DEMO_CHAT_TEMPLATES)
