@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
-from models import Counsellor, Operator
+from models import ChatTemplate, Counsellor, Operator
 from models.database import Database
 
 if TYPE_CHECKING:
@@ -45,6 +45,16 @@ DEMO_OPERATORS = [
     ("admin@desk.example.jp", "窓口 管理者", "admin", None),
     ("aoki.satomi@desk.example.jp", "青木 里美", "counsellor", "aoki.satomi@desk.example.jp"),
     ("viewer@desk.example.jp", "統計 閲覧者", "viewer", None),
+]
+
+
+# Canned replies (定型文) for trying the console's チャット相談 with the simulator; loaded with the demo
+# logins, so in simulator mode only. Admins edit them in the console like any other.
+DEMO_CHAT_TEMPLATES = [
+    ("はじめのご挨拶", "ご相談ありがとうございます。相談員の者です。どのようなことでお困りか、お聞かせください。"),
+    ("確認のお願い", "確認いたしますので、少々お待ちください。"),
+    ("予約のご案内", "詳しくお話を伺うため、オンライン相談のご予約をおすすめします。このあと予約のボタンをお送りします。"),
+    ("終了のご挨拶", "本日はご相談いただきありがとうございました。またいつでもご連絡ください。"),
 ]
 
 
@@ -126,6 +136,7 @@ def load_demo_data(db: Database, simulator_store=None, *, operators: bool = Fals
                 added += 1
     if operators:
         added += _load_demo_operators(db)
+        added += _load_demo_chat_templates(db)
     if simulator_store is not None:
         known_users = {p["user_id"] for p in simulator_store.personas()}
         for user_id, name in DEMO_PERSONAS:
@@ -133,6 +144,14 @@ def load_demo_data(db: Database, simulator_store=None, *, operators: bool = Fals
                 simulator_store.add_persona(name, user_id)
                 added += 1
     return added
+
+
+def _load_demo_chat_templates(db: Database) -> int:
+    with db.transaction() as session:
+        known = set(session.scalars(select(ChatTemplate.title)))
+        missing = [ChatTemplate(title=title, body=body) for title, body in DEMO_CHAT_TEMPLATES if title not in known]
+        session.add_all(missing)
+    return len(missing)
 
 
 def _load_demo_operators(db: Database) -> int:

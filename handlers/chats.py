@@ -33,6 +33,12 @@ MAX_TEXT = 5000  # LINE's limit for one text message
 CHAT_ROLES = (ADMIN, COUNSELLOR)
 
 
+def text_length(text: str) -> int:
+    """Length as LINE counts it (UTF-16 code units: an emoji outside the BMP counts 2), which is
+    also what a browser's maxlength and a script's `.length` count."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 class ChatError(ValueError):
     """Why an operator's action on a chat was refused, in the words the console shows."""
 
@@ -125,6 +131,13 @@ def set_available(session: Session, operator: Operator, available: bool) -> None
     if operator.role not in CHAT_ROLES:
         raise ChatError("この役割ではチャット相談を受けられません。")
     operator.chat_available = available
+
+
+def leave_desk(session: Session, operator_id: int) -> None:
+    """The operator's console session ended (signed out, idle, expired, revoked): they no longer
+    count as available, so no new user joins a line nobody watches."""
+    session.execute(update(Operator).where(Operator.id == operator_id, Operator.chat_available.is_(True))
+                    .values(chat_available=False))
 
 
 def take(services: Services, session: Session, chat_id: int, operator: Operator) -> None:
@@ -245,8 +258,8 @@ def _messages(session: Session, settings: DeskSettings, what: str, text: str,
         body = text.strip()
         if not body:
             raise ChatError("メッセージを入力してください。")
-        if len(body) > MAX_TEXT:
-            raise ChatError(f"1回に送れるのは{MAX_TEXT:,}文字までです（いま{len(body):,}文字）。")
+        if text_length(body) > MAX_TEXT:
+            raise ChatError(f"1回に送れるのは{MAX_TEXT:,}文字までです（いま{text_length(body):,}文字）。")
         return [m.text(body)]
     if what == "template":
         template = session.get(ChatTemplate, template_id) if template_id else None

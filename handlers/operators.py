@@ -60,6 +60,8 @@ def end_sessions(operator: Operator) -> None:
 
 def set_active(operator: Operator, active: bool) -> None:
     operator.active = active
+    if not active:
+        operator.chat_available = False  # a deactivated login never keeps the chat line open
     end_sessions(operator)
 
 

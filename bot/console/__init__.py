@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFProtect
 from bot.console import (  # noqa: F401
     audit_log,
     bookings,
+    chats,
     conversations,
     counsellors,
     dashboard,

@@ -17,6 +17,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import abort, flash, g, redirect, request, session, url_for
 
+from handlers.chats import leave_desk
 from models import Operator
 from models.operator import ADMIN, COUNSELLOR, VIEWER
 from bot.services import current_services
@@ -88,9 +89,14 @@ def start_session(operator: Operator) -> None:
     g.console_operator = operator
 
 
-def end_session() -> None:
+def end_session(operator_id: int | None = None) -> None:
+    """End this browser's session; `operator_id`: also take that operator off the chat desk (a
+    session that ended leaves nobody to answer the chats it would have taken)."""
     session.clear()
     g.console_operator = None
+    if operator_id is not None:
+        with current_services().db.transaction() as db_session:
+            leave_desk(db_session, operator_id)
 
 
 def load_operator(*, polling: bool = False) -> Operator | None:
@@ -102,18 +108,18 @@ def load_operator(*, polling: bool = False) -> Operator | None:
     with current_services().db.transaction() as db_session:
         operator = db_session.get(Operator, operator_id)
     if operator is None or not operator.active or operator.session_version != session.get(SESSION_VERSION):
-        end_session()
+        end_session(operator_id)
         audit("session_revoked", operator=operator)
         flash("サインインの有効期限が切れました。もう一度サインインしてください。", "info")
         return None
     now, config = int(_now()), current_services().config
     if now - int(session.get(SESSION_STARTED) or 0) > config.console_session_hours * 3600:
-        end_session()
+        end_session(operator.id)
         audit("sign_out_expired", operator=operator)
         flash("サインインから一定時間が経ったため、サインアウトしました。もう一度サインインしてください。", "info")
         return None
     if now - int(session.get(SESSION_SEEN) or 0) > config.console_idle_minutes * 60:
-        end_session()
+        end_session(operator.id)
         audit("sign_out_idle", operator=operator)
         flash("一定時間操作がなかったため、サインアウトしました。", "info")
         return None

@@ -69,6 +69,7 @@ def _headers(response):
 NAVIGATION = (
     ("console.dashboard", "ホーム", ("admin", "counsellor", "viewer")),
     ("console.conversations", "会話", ("admin", "counsellor")),
+    ("console.chats", "チャット相談", ("admin", "counsellor")),
     ("console.bookings", "予約", ("admin", "counsellor")),
     ("console.counsellors", "相談員", ("admin",)),
     ("console.policies", "運営方針", ("admin",)),

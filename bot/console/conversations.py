@@ -47,7 +47,7 @@ REASK_STUCK = REASK_CAP - 1
 # answers, and before the engine's own inactivity reset (30 minutes) wipes where they stopped.
 IDLE_STUCK_MINUTES = 10
 
-FLOW_LABELS = {"consent": "同意", "booking": "予約", "my_bookings": "予約の確認", "operator": "窓口から",
+FLOW_LABELS = {"consent": "同意", "booking": "予約", "my_bookings": "予約の確認", "operator": "窓口から", "chat": "チャット相談",
                "attendance": "出欠"}
 STEP_LABELS = {
     "agree": "同意の確認", "topic": "テーマ", "date": "日付", "time": "時間", "name": "お名前",
@@ -222,9 +222,18 @@ def conversations():
 
 # -- one user's timeline -------------------------------------------------------------------------
 
-def bubble(row: MessageLog, erased: bool) -> dict[str, Any]:
+def operator_names(session: Session, rows: list[MessageLog]) -> dict[int, str]:
+    """The names of the operators who wrote any of these messages in a chat."""
+    ids = {row.operator_id for row in rows if row.operator_id is not None}
+    if not ids:
+        return {}
+    return dict(session.execute(select(Operator.id, Operator.name).where(Operator.id.in_(ids))).all())
+
+
+def bubble(row: MessageLog, erased: bool, operators: dict[int, str] | None = None) -> dict[str, Any]:
     """One message as the page and the poll show it. The text is returned as data and always
-    rendered escaped (Jinja autoescape, textContent in the script): a user can type markup."""
+    rendered escaped (Jinja autoescape, textContent in the script): a user can type markup.
+    `by`: the operator who wrote it in a chat (empty for the user's and the bot's messages)."""
     if row.text:
         text = row.text
     elif row.kind in KIND_LABELS:
@@ -233,7 +242,8 @@ def bubble(row: MessageLog, erased: bool) -> dict[str, Any]:
         text = "（消去済み）" if erased else f"（{row.kind}）"
     return {"id": row.id, "direction": "in" if row.direction == INBOUND else "out", "text": text,
             "time": moment_label(row.created_at), "at": row.created_at.isoformat(),
-            "where": flow_label(row.flow, row.step)}
+            "where": flow_label(row.flow, row.step),
+            "by": (operators or {}).get(row.operator_id, "相談員") if row.operator_id is not None else ""}
 
 
 @bp.get("/conversations/<int:user_id>")
@@ -259,7 +269,8 @@ def conversation(user_id: int):
             "where": flow_label(state.flow, state.step) if state and state.flow else "",
             "reasks": state.reasks if state else 0, "state_at": moment_label(state.updated_at) if state else "",
         }
-        messages = [bubble(row, user.erased_at is not None) for row in rows]
+        names = operator_names(session, rows)
+        messages = [bubble(row, user.erased_at is not None, names) for row in rows]
         consent_rows = [{"version": c.policy_version, "agreed": c.agreed, "method": c.method,
                          "at": moment_label(c.created_at)} for c in consents]
         booking_rows = [{"reference": b.reference, "starts": moment_label(b.starts_at), "topic": b.topic,
@@ -293,10 +304,10 @@ def conversation_messages(user_id: int):
         after = 0
     with current_services().db.transaction() as session:
         user = visible_user(session, current_operator(), user_id)
-        rows = session.scalars(select(MessageLog).where(MessageLog.user_id == user.id, MessageLog.id > after,
-                                                        messages_visible_to(session, current_operator()))
-                               .order_by(MessageLog.id).limit(POLL_LIMIT))
-        messages = [bubble(row, user.erased_at is not None) for row in rows]
+        rows = list(session.scalars(select(MessageLog).where(MessageLog.user_id == user.id, MessageLog.id > after,
+                                                             messages_visible_to(session, current_operator()))
+                                    .order_by(MessageLog.id).limit(POLL_LIMIT)))
+        messages = [bubble(row, user.erased_at is not None, operator_names(session, rows)) for row in rows]
         shown = flask_session.get(TIMELINES_READ, {}).get(str(user.id))
         # A live refresh asks only for what is newer than what was shown; reading back (a first read,
         # or a page of messages older than those already shown) is a view of its own.

@@ -87,9 +87,10 @@ def login_submit():
 @requires()
 def logout():
     audit(SIGN_OUT)
+    operator_id = current_operator().id
     with current_services().db.transaction() as session:
         # Every copy of this session's cookie stops working, not only the browser's own.
-        session.get(Operator, current_operator().id).session_version += 1
-    end_session()
+        session.get(Operator, operator_id).session_version += 1
+    end_session(operator_id)  # and the operator is no longer available for chat
     flash("サインアウトしました。", "info")
     return redirect(url_for("console.login"))

@@ -22,6 +22,13 @@
     if (message.where) {
       meta.appendChild(document.createTextNode(" · " + message.where));
     }
+    if (message.by) {
+      meta.appendChild(document.createTextNode(" · "));
+      var sender = document.createElement("span");
+      sender.className = "sender";
+      sender.textContent = "送信：" + message.by;
+      meta.appendChild(sender);
+    }
     row.appendChild(body);
     row.appendChild(meta);
     return row;
@@ -53,6 +60,13 @@
         }
         return response.json();
       }).then(function (data) {
+        // A chat page: the chat ended meanwhile (the user ended it, or it fell silent).
+        if (data && data.open === false) {
+          var ended = document.getElementById("chat-ended");
+          if (ended) {
+            ended.hidden = false;
+          }
+        }
         if (!data || !data.messages || !data.messages.length) {
           return;
         }
@@ -83,7 +97,23 @@
     window.setTimeout(poll, POLL_MS);
   }
 
+  // The reply box's count, in the units LINE and maxlength count (UTF-16 code units: `.length`).
+  function counter(box) {
+    var shown = document.getElementById(box.getAttribute("aria-describedby"));
+    var max = parseInt(box.getAttribute("data-max"), 10);
+    function update() {
+      shown.textContent = box.value.length.toLocaleString("ja-JP") + " / " + max.toLocaleString("ja-JP") + "文字";
+      shown.classList.toggle("over", box.value.length > max);
+    }
+    box.addEventListener("input", update);
+    update();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var box = document.querySelector("textarea[data-max]");
+    if (box) {
+      counter(box);
+    }
     var chat = document.getElementById("chat");
     if (chat && chat.getAttribute("data-messages-url")) {
       start(chat);

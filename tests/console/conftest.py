@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 
 from bot import create_app
-from models import Booking, Counsellor, LineUser, MessageLog, OperatorAlert
+from models import Booking, Chat, ChatTemplate, Counsellor, LineUser, MessageLog, OperatorAlert
 from tests.support.console import (
+    OTHER,
     OWN,
     PASSWORD,
     PEOPLE,
@@ -46,10 +47,22 @@ def world(app):
             session.flush()
             ids[who] = {"user_id": user.id, "reference": booking.reference, "counsellor_id": counsellor.id,
                         "alert_id": alert.id, "version": "2026-04-01"}
-    create_operator(app)
+    admin = create_operator(app)
     viewer = create_operator(app, VIEWER_EMAIL, "viewer", PASSWORD, "統計 閲覧")
-    create_operator(app, PEOPLE[OWN]["counsellor"][1], "counsellor", PASSWORD, PEOPLE[OWN]["counsellor"][0],
-                    "--counsellor-email", PEOPLE[OWN]["counsellor"][1])
+    own = create_operator(app, PEOPLE[OWN]["counsellor"][1], "counsellor", PASSWORD, PEOPLE[OWN]["counsellor"][0],
+                          "--counsellor-email", PEOPLE[OWN]["counsellor"][1])
+    # Each user is in a chat: the first counsellor's own, and one the admin answers.
+    with db(app).transaction() as session:
+        now = db(app).clock()
+        template = ChatTemplate(title="受付のご挨拶", body="お問い合わせありがとうございます。")
+        session.add(template)
+        for who, holder in ((OWN, own), (OTHER, admin)):
+            chat = Chat(user_id=ids[who]["user_id"], status="active", requested_at=now, taken_at=now,
+                        operator_id=holder.id, last_message_at=now)
+            session.add(chat)
+            session.flush()
+            ids[who]["chat_id"] = chat.id
+            ids[who]["template_id"] = template.id
     for found in ids.values():  # the logins page's routes act on the viewer's login
         found.update(operator_id=viewer.id, action="unlock")
     return ids
