@@ -38,6 +38,7 @@ ENDED = "チャット相談を終了しました"
 # What the chatting users write and the operator answers: kept out of every log (invariants.scan_logs).
 CHAT_LINES = ("上司との関係に悩んでいます", "残業が毎月80時間を超えています", "転職するか迷っています")
 OPERATOR_SAYS = "ご事情を伺いました"
+GO_ON = "続けてお書きください"  # the operator's last message of an answer: the user writes again after it
 
 
 @dataclass
@@ -115,8 +116,10 @@ class ChatDesk:
                 self._act("closed", lambda s, me, c=chat_id, o=outcome: chats.close(services, s, c, me, o))
                 continue
             self.answered[chat_id] += 1
-            said = f"{OPERATOR_SAYS}（{chat_id}-{self.answered[chat_id]}）。続けてお書きください。"
-            self._act("sent", lambda s, me, c=chat_id, t=said: chats.send(services, s, c, me, "text", t))
+            said = f"{OPERATOR_SAYS}（{chat_id}-{self.answered[chat_id]}）。"
+            # Some answers take two messages: the first goes by the user's reply token, the second by push.
+            for text in ([said] if self.rng.random() < 0.6 else []) + [f"{said}{GO_ON}。"]:
+                self._act("sent", lambda s, me, c=chat_id, t=text: chats.send(services, s, c, me, "text", t))
 
     # -- a user who asks for a person ------------------------------------------------------------
 
@@ -197,17 +200,19 @@ class ChatDesk:
             return len(calls.pushed_to[user_id])
 
     def _heard(self, user_id: str, token: str, heard: int) -> Seen | None:
-        """Wait (bounded) for the operator's message after the user wrote: by reply to the token of
-        what they wrote, or the next push to them."""
+        """Wait (bounded) for the operator's answer after the user wrote (its last message, or the
+        chat's end): by reply to the token of what they wrote, or pushed after the first `heard`."""
         with self.tally.lock:
             self.tally.written[token] = user_id
         calls = self.driver.line.calls
         deadline = time.monotonic() + self.driver.size.answer_timeout
         while time.monotonic() < deadline and not self.driver.stop.is_set():
             with calls.lock:
-                found = calls.replies.get(token) or calls.pushed_to[user_id][heard:heard + 1]
-            if found:
-                return Seen(found[0].body.get("messages") or [])
+                found = [Seen(c.body.get("messages") or []) for c in calls.replies.get(token, [])
+                         + calls.pushed_to[user_id][heard:]]
+            for seen in found:
+                if GO_ON in seen.text or ENDED in seen.text:
+                    return seen
             time.sleep(0.1)
         return None
 
