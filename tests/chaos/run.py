@@ -15,7 +15,8 @@ person instead of booking, and chat with an operator played by the driver (`chat
 Then it waits (bounded) for the queue to drain and checks, from the database and the fakes'
 records, that every event was processed exactly once, every bot message delivered exactly once,
 every confirmed booking has one Teams event and one join-link message, every cancellation reached
-Graph, no slot holds two bookings and no job is dead without an operator alert. Any shortfall is
+Graph, no slot holds two bookings, no job is dead without an operator alert, every operator chat
+message reached its user once, no chat is left open and the bot answered nothing written in one. Any shortfall is
 printed and the exit status is 1. Nothing here passes or fails on time: waits are only bounded.
 
 This module is the command line and puts the run together; the pieces are in `service.py` (the
