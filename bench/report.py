@@ -22,6 +22,9 @@ BURST_USERS = 3000
 BURST_SECONDS = 10.0
 BURST_MAX_SECONDS = 60.0
 MAX_RESIDENT_MB = 150.0
+# Issue 17: an operator's chat message reaches LINE within 1 s p95 while the 50 turns/s phase runs.
+CHAT_RATE = 2.0  # operator messages/s during the steady phase
+CHAT_MAX_P95 = 1.0  # s, from the commit of the operator's send to its arrival at LINE
 
 
 def percentile(values: Iterable[float], p: float) -> float | None:
@@ -139,6 +142,37 @@ def turn_summary(posts: Sequence[Post], replies: dict[str, float], pushes: dict[
                  last_answer_after=last)
 
 
+@dataclass(frozen=True)
+class ChatSend:
+    """One operator message (handlers.chats.send): when its transaction committed, and how to find it
+    at LINE: the reply token it may go by, and the retry key of its push."""
+    committed: float
+    reply_token: str | None
+    retry_key: str
+
+
+@dataclass
+class ChatSends:
+    sent: int = 0
+    delivered: int = 0
+    by_reply: int = 0
+    p50: float | None = None
+    p95: float | None = None
+
+
+def chat_summary(sends: Sequence[ChatSend], replies: dict[str, float], pushes: dict[str, float]) -> ChatSends:
+    """Each operator message's time from its commit to its arrival at LINE (the reply by its token,
+    else the push by its retry key); one never delivered is infinitely slow."""
+    latencies, by_reply = [], 0
+    for send in sends:
+        reply = replies.get(send.reply_token) if send.reply_token else None
+        at = reply if reply is not None else pushes.get(send.retry_key)
+        by_reply += reply is not None
+        latencies.append(at - send.committed if at is not None else math.inf)
+    return ChatSends(sent=len(sends), delivered=sum(not math.isinf(x) for x in latencies), by_reply=by_reply,
+                     p50=percentile(latencies, 50), p95=percentile(latencies, 95))
+
+
 @dataclass
 class Results:
     database: str
@@ -146,6 +180,7 @@ class Results:
     ingress: Ingress = field(default_factory=Ingress)
     ack: Ingress = field(default_factory=Ingress)  # open loop at ACK_RATE
     steady: Turns = field(default_factory=Turns)  # open loop at STEADY_RATE
+    chat: ChatSends = field(default_factory=ChatSends)  # operator messages sent during the steady phase
     burst: Turns = field(default_factory=Turns)
     burst_send_seconds: float = 0.0  # how long posting the burst took
     memory_mb: dict[str, float] = field(default_factory=dict)  # process label -> peak resident (VmHWM)
@@ -198,6 +233,10 @@ def rows(r: Results) -> list[Row]:
                    f"p95 <= {TURN_MAX_P95 * 1000:.0f} ms", verdict(_at_most(s.p95, TURN_MAX_P95) and s.posted > 0)))
     share = f"{100 * s.by_reply / s.answered:.1f}%" if s.answered else "-"
     out.append(Row("  replies by reply token (rest pushed)", f"{share} ({s.by_reply}/{s.answered})", "", ""))
+    c = r.chat
+    out.append(Row(f"operator's chat message to LINE during {STEADY_RATE:.0f} turns/s p50/p95",
+                   f"{_ms(c.p50)}/{_ms(c.p95)} ms ({c.delivered}/{c.sent} delivered, {c.by_reply} by reply)",
+                   f"p95 <= {CHAT_MAX_P95 * 1000:.0f} ms", verdict(_at_most(c.p95, CHAT_MAX_P95) and c.sent > 0)))
     b = r.burst
     last = "never" if b.last_answer_after is None else f"{b.last_answer_after:.1f} s"
     out.append(Row(f"burst: {b.posted} users in {r.burst_send_seconds:.1f} s, last answered after",

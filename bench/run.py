@@ -13,12 +13,15 @@ Phases, in order:
 3. ack latency: the service at a steady 500 events/s (open loop); backlog dropped again;
 4. turns: 50 turns/s (open loop) from a pool of users, each timed from the webhook post to the
    answer's arrival at the fake LINE, by reply token or, where the bot fell back, by push;
+   meanwhile an operator answers chats taken before the phase (`bench/chats.py`), 2 messages/s,
+   each timed from its commit to its arrival at the fake LINE;
 5. burst: 3,000 new users, one message each, within 10 s; the time until the last is answered;
 6. peak resident memory (VmHWM) of every gunicorn and bot.queue.worker process.
 
 Then it prints one table per database with each target and PASS or MISS. Every loop and wait is
 bounded; a phase that runs out of time is reported as a miss, never waited on forever.
-`--profile DIR` also samples one gunicorn worker during the ingress phase and one bot.queue.worker
+`--turns-only` runs only the turns phase (with the operator): a quick check, not a measurement of
+the other targets. `--profile DIR` also samples one gunicorn worker during the ingress phase and one bot.queue.worker
 during the burst with py-spy (`pip install py-spy`) and prints their top frames.
 """
 
@@ -45,6 +48,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from bench import report
+from bench.chats import ChatDesk
 from bench.loadgen import Plan
 from bench.processes import (ROOT, CpuMeter, gunicorn_workers, log, memory, start_baseline, start_profile, summarise_profile,
                              wait_http)
@@ -77,6 +81,8 @@ class Options:
     steady_users: int = 250  # each posts every steady_users / STEADY_RATE seconds
     burst_wait: float = 180.0  # after the burst's last post, at most
     drain_timeout: float = 180.0
+    chats: int = 10  # taken before the steady phase, answered in turn during it
+    turns_only: bool = False
     profile_dir: Path | None = None
 
 
@@ -91,6 +97,7 @@ class _Arrivals(list):
         self.lock = threading.Lock()
         self.replies: dict[str, float] = {}
         self.pushes: dict[str, list[float]] = defaultdict(list)
+        self.keyed: dict[str, float] = {}  # the first accepted push per retry key (the operator's messages)
         self.counts: Counter = Counter()
 
     def append(self, call: Any) -> None:
@@ -101,10 +108,17 @@ class _Arrivals(list):
                 self.replies.setdefault(str(call.body.get("replyToken")), now)
             elif call.path == PUSH and call.status == 200:
                 self.pushes[str(call.body.get("to"))].append(now)
+                key = next((v for k, v in call.headers.items() if k.lower() == "x-line-retry-key"), None)
+                if key:
+                    self.keyed.setdefault(key, now)
 
     def snapshot(self) -> tuple[dict[str, float], dict[str, list[float]]]:
         with self.lock:
             return dict(self.replies), {k: list(v) for k, v in self.pushes.items()}
+
+    def keyed_snapshot(self) -> dict[str, float]:
+        with self.lock:
+            return dict(self.keyed)
 
 
 class BenchLine(FakeLine):
@@ -222,6 +236,7 @@ class Run:
         self.env: dict[str, str] = {}
         self.baseline: subprocess.Popen | None = None
         self.service: Service | None = None
+        self.desk: ChatDesk | None = None
         self.cpu: CpuMeter | None = None
         self.profiles: list[tuple[subprocess.Popen, Path]] = []
         self.failed = True  # the service's logs stay for a look when the run breaks off
@@ -240,6 +255,8 @@ class Run:
             stop_groups(self.baseline)
         if self.service is not None:
             self.service.stop()
+        if self.desk is not None:
+            self.desk.close()
         if self.db is not None:
             self.db.dispose()
         self.line.close()
@@ -261,12 +278,15 @@ def bench(database: str, opts: Options) -> report.Results:
     run = Run(database, opts)
     try:
         open_database(run)
-        measure_baseline(run)
+        if not opts.turns_only:
+            measure_baseline(run)
         start_service(run)
-        measure_ingress(run)
-        measure_ack(run)
+        if not opts.turns_only:
+            measure_ingress(run)
+            measure_ack(run)
         measure_turns(run)
-        measure_burst(run)
+        if not opts.turns_only:
+            measure_burst(run)
         measure_memory(run)
         print_profiles(run)
         run.failed = False
@@ -288,7 +308,7 @@ def open_database(run: Run) -> None:
     run.env = service_env(PORT=str(_free_port()), DATABASE_URL=url, SECRET_KEY="bench",
                           INSTANCE_PATH=str(run.work / "instance"), LINE_CHANNEL_SECRET=CHANNEL_SECRET,
                           LINE_CHANNEL_ACCESS_TOKEN=ACCESS_TOKEN, LINE_API_BASE_URL=run.line.url,
-                          PUBLIC_BASE_URL="https://desk.example.jp")
+                          PUBLIC_BASE_URL="https://desk.example.jp", CHAT_HOURS="always")
     log(f"{run.results.database}: logs in {run.work}")
 
 
@@ -349,16 +369,23 @@ def measure_ack(run: Run) -> None:
 
 
 def measure_turns(run: Run) -> None:
-    """4. Turns at a steady 50/s."""
+    """4. Turns at a steady 50/s, while an operator answers chats (taken before the phase)."""
     opts, line, results = run.opts, run.line, run.results
     count = int(report.STEADY_RATE * opts.steady_seconds)
+    run.desk = ChatDesk(run.env, line, run.service.url, CHANNEL_SECRET)
+    run.desk.set_up(opts.chats)
+    wait_idle(run.db, opts.drain_timeout)
+    batch = make_batch(line, run.service.port, 0xA3, count, opts.steady_users, pace="rate",
+                       rate=report.STEADY_RATE, duration=opts.steady_seconds, connections=16)
+    run.desk.answer(batch.plan.start_at, opts.steady_seconds)
     with cpu_noted(run, "the steady phase (until answered)"):
-        posts = post(make_batch(line, run.service.port, 0xA3, count, opts.steady_users, pace="rate",
-                                rate=report.STEADY_RATE, duration=opts.steady_seconds, connections=16), run.work)
+        posts = post(batch, run.work)
         wait_answered(line, posts, 60)
+    sends = run.desk.finish()
     replies, pushes = line.calls.snapshot()
     results.steady = report.turn_summary(posts, replies, pushes, planned=count)
-    log(f"steady: {results.steady}")
+    results.chat = report.chat_summary(sends, replies, line.calls.keyed_snapshot())
+    log(f"steady: {results.steady}; operator's chat messages: {results.chat}")
     wait_idle(run.db, opts.drain_timeout)
 
 
@@ -401,12 +428,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=Options.workers, help="bot.queue.worker processes")
     parser.add_argument("--max-seconds", type=float, default=Options.max_seconds)
     parser.add_argument("--steady-seconds", type=float, default=Options.steady_seconds)
+    parser.add_argument("--turns-only", action="store_true",
+                        help="only the turns phase and the operator's chat messages (a quick check)")
     parser.add_argument("--profile", type=Path, help="folder for py-spy profiles (py-spy must be installed)")
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the fake LINE's request lines
     opts = Options(databases=("postgresql", "sqlite") if args.database == "both" else (args.database,),
                    workers=args.workers, max_seconds=args.max_seconds, steady_seconds=args.steady_seconds,
-                   profile_dir=args.profile)
+                   turns_only=args.turns_only, profile_dir=args.profile)
     if opts.profile_dir:
         opts.profile_dir.mkdir(parents=True, exist_ok=True)
     log(f"{os.cpu_count()} cores; WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', '2')}, "

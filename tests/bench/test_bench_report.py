@@ -8,12 +8,15 @@ import pytest
 
 from bench import report
 from bench.report import (
+    ChatSend,
+    ChatSends,
     Ingress,
     Post,
     Results,
     Turns,
     match_answers,
     percentile,
+    chat_summary,
     render,
     rows,
     turn_summary,
@@ -70,6 +73,7 @@ def _met() -> Results:
         ingress=Ingress(posted=12000, acknowledged=12000, rate=1200.0, p50=0.006, p99=0.03),
         ack=Ingress(posted=4000, acknowledged=4000, rate=500.0, p50=0.004, p99=0.040),
         steady=Turns(posted=1000, answered=1000, by_reply=1000, p50=0.1, p95=0.25, p99=0.4),
+        chat=ChatSends(sent=40, delivered=40, p50=0.1, p95=0.6),
         burst=Turns(posted=3000, answered=3000, by_reply=3000, last_answer_after=45.0),
         burst_send_seconds=10.0,
         memory_mb={"web worker 1": 120.0, "bot.queue.worker 1": 140.0},
@@ -83,7 +87,7 @@ def _verdicts(results: Results) -> dict[str, str]:
 def test_every_target_met_passes():
     verdicts = _verdicts(_met())
     assert set(verdicts.values()) == {"PASS"}
-    assert len(verdicts) == 6 + 2  # six targets plus one memory row per process
+    assert len(verdicts) == 7 + 2  # seven targets plus one memory row per process
     assert render(_met()).splitlines()[-1] == "every target met"
 
 
@@ -94,6 +98,8 @@ def test_every_target_met_passes():
     (lambda r: setattr(r.ack, "p99", 0.051), "ack latency"),
     (lambda r: setattr(r.steady, "p95", 0.301), "turn latency"),
     (lambda r: setattr(r.steady, "p95", math.inf), "turn latency"),
+    (lambda r: setattr(r.chat, "p95", 1.001), "operator's chat message"),
+    (lambda r: setattr(r.chat, "sent", 0), "operator's chat message"),
     (lambda r: setattr(r.burst, "last_answer_after", 60.5), "burst:"),
     (lambda r: setattr(r.burst, "last_answer_after", None), "burst:"),
     (lambda r: setattr(r.burst, "by_reply", 2999), "  burst replies by reply token"),
@@ -111,6 +117,7 @@ def test_targets_at_the_limit_pass():
     results = _met()
     results.ingress.rate, results.baseline.rate = 1000.0, 2000.0  # ratio exactly 0.5
     results.ack.p99, results.steady.p95, results.burst.last_answer_after = 0.050, 0.300, 60.0
+    results.chat.p95 = 1.0
     results.memory_mb = {"web worker 1": 150.0}
     assert set(_verdicts(results).values()) == {"PASS"}
 
@@ -127,3 +134,14 @@ def test_posts_never_sent_count_against_the_phase():
     turns = turn_summary(posts, {f"t{i}": i * 0.01 + 0.1 for i in range(90)}, {}, planned=100)
     assert turns.p50 == pytest.approx(0.1) and turns.p95 == math.inf
     assert turns.last_answer_after is None  # ten were never posted: the burst is not "all answered"
+
+
+def test_an_operators_chat_message_is_timed_from_its_commit_to_its_reply_or_else_its_push():
+    sends = [ChatSend(10.0, "tok", "k1"), ChatSend(11.0, None, "k2"), ChatSend(12.0, "expired", "k3"),
+             ChatSend(13.0, None, "k4")]
+    replies = {"tok": 10.2}
+    pushes = {"k2": 11.5, "k3": 12.9}  # k3: its token was refused, so it was pushed; k4 never arrived
+    summary = chat_summary(sends, replies, pushes)
+    assert (summary.sent, summary.delivered, summary.by_reply) == (4, 3, 1)
+    assert summary.p50 == pytest.approx(0.5) and summary.p95 == math.inf
+    assert chat_summary(sends[:3], replies, pushes).p95 == pytest.approx(0.9)

@@ -22,6 +22,7 @@ from models.database import Database
 from tests.support.chat import actions_in, texts_in
 
 if TYPE_CHECKING:
+    from tests.chaos.chats import ChatDesk
     from tests.chaos.faults import ChaoticLine
     from tests.chaos.service import Service
 
@@ -47,6 +48,7 @@ class Size:
     graph_fault_rate: float = 0.30
     duplicate_rate: float = 0.10
     cancel_share: float = 0.3
+    chat_share: float = 0.2  # users who ask for a person after agreeing, instead of booking (tests/chaos/chats.py)
     concurrency: int = 48
     answer_timeout: float = 240.0  # how long a user waits for one answer before giving up
     run_timeout: float = 3 * 3600.0  # the whole population, at most
@@ -83,8 +85,9 @@ class Tally:
 
 
 class Driver:
-    def __init__(self, size: Size, service: Service, line: ChaoticLine, db: Database) -> None:
-        self.size, self.service, self.line, self.db = size, service, line, db
+    def __init__(self, size: Size, service: Service, line: ChaoticLine, db: Database,
+                 chats: ChatDesk | None = None) -> None:
+        self.size, self.service, self.line, self.db, self.chats = size, service, line, db, chats
         self.tally = Tally()
         self.stop = threading.Event()
         self.deadline = time.monotonic() + size.run_timeout
@@ -132,7 +135,9 @@ class Driver:
             time.sleep(0.1)
         return None
 
-    def send(self, user_id: str, rng: random.Random, build) -> Seen | None:
+    def send(self, user_id: str, rng: random.Random, build, wait=None) -> Seen | None:
+        """Post one event (sometimes twice, or redelivered later) and wait for what the user sees:
+        the bot's answer to it, or what `wait(token)` looks for (in a chat the bot stays silent)."""
         token = self.line.store.issue_reply_token(user_id, 60.0)
         event = build(token)
         with self.tally.lock:
@@ -149,7 +154,7 @@ class Driver:
             self._post(event)
             with self.tally.lock:
                 self.tally.extra_posts += 1
-        seen = self._answer(token)
+        seen = (wait or self._answer)(token)
         if duplicate and not twice_now:
             redelivered = json.loads(json.dumps(event))
             redelivered["deliveryContext"]["isRedelivery"] = True
@@ -232,11 +237,17 @@ class Driver:
             return text("メニュー")
         return text(rng.choice(CHATTER))
 
+    def _user_of(self, number: int):
+        """Who user `number` is: one who asks for a person (a share, when an operator plays the desk)
+        or one who books; drawn apart from the user's own choices, which stay as they were."""
+        asks = random.Random(self.size.seed * 7_919 + number).random() < self.size.chat_share
+        return self.chats.user if asks and self.chats is not None else self.user
+
     def run_population(self) -> None:
         users, events = self.size.users, self.size.events
         budgets = [events // users + (1 if i < events % users else 0) for i in range(users)]
         with ThreadPoolExecutor(max_workers=self.size.concurrency, thread_name_prefix="user") as pool:
-            futures = [pool.submit(self.user, i, budgets[i]) for i in range(users)]
+            futures = [pool.submit(self._user_of(i), i, budgets[i]) for i in range(users)]
             for number, future in enumerate(futures):
                 try:
                     future.result()

@@ -20,13 +20,15 @@ if TYPE_CHECKING:
 # -- the fakes, with faults at a rate ------------------------------------------------------------
 
 class _IndexedCalls(list):
-    """The fake LINE's call list, indexed on the way in by reply token and retry key (accepted only)."""
+    """The fake LINE's call list, indexed on the way in by reply token, retry key and pushed-to user
+    (accepted only)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.lock = threading.Lock()
         self.replies: dict[str, list[Any]] = defaultdict(list)
         self.pushes: dict[str, list[Any]] = defaultdict(list)
+        self.pushed_to: dict[str, list[Any]] = defaultdict(list)  # by user: what a chatting user waits for
         self.conflicts: dict[str, int] = defaultdict(int)
 
     def append(self, call: Any) -> None:
@@ -38,6 +40,7 @@ class _IndexedCalls(list):
                 key = {k.lower(): v for k, v in call.headers.items()}.get("x-line-retry-key", "")
                 if call.status == 200:
                     self.pushes[key].append(call)
+                    self.pushed_to[str(call.body.get("to"))].append(call)
                 elif call.status == 409:
                     self.conflicts[key] += 1
 

@@ -12,8 +12,19 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, text
 
-from models import Booking, Job, LineUser, OperatorAlert, OutboundMessage, WebhookEvent
+from models import (
+    Booking,
+    Chat,
+    Job,
+    LineUser,
+    MessageLog,
+    OperatorAlert,
+    OutboundMessage,
+    WebhookEvent,
+)
+from models.chat import OPEN
 from models.database import Database
+from tests.chaos.chats import CHAT_LINES, CLOSED, OPERATOR_SAYS, QUEUED
 from tests.support.log_scan import leaks
 
 if TYPE_CHECKING:
@@ -136,11 +147,64 @@ def check(driver: Driver, line: ChaoticLine, graph: ChaoticGraph, db: Database, 
                       len(dead), stray)
         print(f"cancelled bookings: {len(cancelled)}, of which {withdrawn} had a Teams event (withdrawn at Graph), "
               f"the rest were cancelled before Graph made one")
+        short += check_chats(driver, line, session)
     if not driver.service.workers_alive():
         short.append("a worker died on its own")
     if driver.service.kills < driver.size.kills or not driver.graph_went_down:
         short.append(f"the faults did not all happen: {driver.service.kills} of {driver.size.kills} kills, "
                      f"Graph down: {driver.graph_went_down}")
+    return short
+
+
+def check_chats(driver: Driver, line: ChaoticLine, session) -> list[str]:
+    """Chat consultations: each operator message reached the user exactly once, no chat is left
+    open, every user who asked heard they are in line (or that nobody can take a chat), and the bot
+    answered nothing the user wrote inside an open chat."""
+    short: list[str] = []
+    desk, calls = driver.chats, line.calls
+    if desk is None:
+        return short
+    tally = desk.tally
+
+    def fail(what: str, items: list[Any]) -> None:
+        if items:
+            short.append(f"{what}: {len(items)} (e.g. {items[:5]})")
+
+    texts = defaultdict(list)  # user -> the text of every message the fake LINE took for them
+    for d in list(line.store.delivered):
+        texts[d.user_id].append(str(d.message.get("text") or ""))
+    operator_rows = session.execute(
+        select(OutboundMessage, LineUser.line_user_id).join(LineUser, LineUser.id == OutboundMessage.user_id)
+        .where(OutboundMessage.id.in_(select(MessageLog.outbound_id).where(MessageLog.operator_id.is_not(None))))
+    ).all()
+    not_once = []
+    for message, user in operator_rows:
+        accepted = len(calls.pushes.get(message.retry_key, [])) + len(calls.replies.get(message.reply_token or "", []))
+        said = [str(m.get("text")) for m in message.messages]
+        received = [t for t in texts[user] if t in said]
+        if message.status != "sent" or accepted != 1 or len(received) != len(said):
+            not_once.append(f"#{message.id} {message.status}, accepted {accepted}x, received {len(received)}x")
+    fail("operator chat messages not delivered exactly once", not_once)
+    if tally.operator["sent"] and len(operator_rows) != tally.operator["sent"]:
+        short.append(f"the operator sent {tally.operator['sent']} chat messages but {len(operator_rows)} were queued")
+    fail("chats left waiting or active", [f"chat {c.id} {c.status}" for c in
+                                          session.scalars(select(Chat).where(Chat.status.in_(OPEN)))])
+    fail("users who asked for a person and were told neither that they wait nor that nobody can take it",
+         sorted(u for u in tally.asked if not any(QUEUED in t or any(c in t for c in CLOSED) for t in texts[u])))
+    # The bot's answer to an event carries that event's reply token (delivered by reply or pushed).
+    written = list(tally.written)
+    answered = session.execute(
+        select(OutboundMessage.id, OutboundMessage.reply_token).where(
+            OutboundMessage.reply_token.in_(written),
+            ~OutboundMessage.id.in_(select(MessageLog.outbound_id).where(MessageLog.operator_id.is_not(None))))
+    ).all() if written else []
+    fail("messages written inside an open chat that the bot answered", [f"#{i}" for i, _ in answered])
+    fail("the operator's console failed", tally.errors)
+    ended = Counter(by for (by,) in session.execute(select(Chat.ended_by)))
+    methods = Counter(m.method for m, _ in operator_rows)
+    print(f"chats: {len(tally.asked)} users asked, {len(tally.queued)} queued, {len(tally.closed)} told closed, "
+          f"{len(tally.taken)} taken; {len(written)} messages written in a chat; operator {dict(tally.operator)}, "
+          f"its messages {dict(methods)}; ended by {dict(ended)}; {tally.rated} rated")
     return short
 
 
@@ -159,7 +223,7 @@ def print_summary(driver, line, graph, queue, events, outbound, bookings, dead, 
 
 
 # What the population types that is personal (the phone and address are caught by the scan's patterns).
-TYPED_PERSONAL = ("山田 太郎", "ヤマダ タロウ", "やまだ たろう", "転職を考えています")
+TYPED_PERSONAL = ("山田 太郎", "ヤマダ タロウ", "やまだ たろう", "転職を考えています", *CHAT_LINES, OPERATOR_SAYS)
 
 
 def scan_logs(work: Path, secrets: list[str]) -> list[str]:

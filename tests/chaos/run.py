@@ -3,7 +3,8 @@
 It starts the real service (gunicorn web, two `bot.queue.worker` processes, a throwaway PostgreSQL
 cluster) against the fake LINE platform and the fake Entra ID and Graph on loopback, and drives it
 with a scripted population: each user follows, agrees to the policy, books through the whole
-conversation, some cancel, and the rest of their events are ordinary chatter. Meanwhile:
+conversation, some cancel, and the rest of their events are ordinary chatter; a share ask for a
+person instead of booking, and chat with an operator played by the driver (`chats.py`). Meanwhile:
 
 - the fake LINE answers 429 or 500 to 20% of calls and stalls on some (shorter than the client's
   read timeout);
@@ -14,7 +15,8 @@ conversation, some cancel, and the rest of their events are ordinary chatter. Me
 Then it waits (bounded) for the queue to drain and checks, from the database and the fakes'
 records, that every event was processed exactly once, every bot message delivered exactly once,
 every confirmed booking has one Teams event and one join-link message, every cancellation reached
-Graph, no slot holds two bookings and no job is dead without an operator alert. Any shortfall is
+Graph, no slot holds two bookings, no job is dead without an operator alert, every operator chat
+message reached its user once, no chat is left open and the bot answered nothing written in one. Any shortfall is
 printed and the exit status is 1. Nothing here passes or fails on time: waits are only bounded.
 
 This module is the command line and puts the run together; the pieces are in `service.py` (the
@@ -35,7 +37,10 @@ from pathlib import Path
 
 from bot.demo import load_demo_data
 from bot.clock import system_clock
+from bot.config import Config
+from bot.services import Services
 from models.database import Database
+from tests.chaos.chats import ChatDesk
 from tests.chaos.driver import ACCESS_TOKEN, CHANNEL_SECRET, ORGANIZER, Driver, Size
 from tests.chaos.faults import ChaoticGraph, ChaoticLine, disturb
 from tests.chaos.invariants import check, drain, scan_logs
@@ -55,6 +60,7 @@ def run(size: Size, log=print) -> list[str]:
     graph = ChaoticGraph(entra, size, random.Random(rng.random()))
     service = None
     db = None
+    desk = None
     keep_logs = True  # the service's logs stay for a look unless every check held
     try:
         url = cluster.migrated_database("chaos")
@@ -70,17 +76,24 @@ def run(size: Size, log=print) -> list[str]:
             GRAPH_ORGANIZER=ORGANIZER, GRAPH_AUTHORITY=entra.authority, GRAPH_BASE_URL=graph.base_url,
             REQUESTS_CA_BUNDLE=entra.ca_path, CURL_CA_BUNDLE=entra.ca_path,
             JOB_LEASE_SECONDS="30", WORKER_POLL_SECONDS="0.1", SCHEDULER_SECONDS="10",
+            CHAT_HOURS="always",
         )
         log(f"logs in {work}")
         service = Service(env, work, size.workers)
         service.wait_ready()
         driver = Driver(size, service, line, db)
+        # The operator's console: the handlers on the service's own database and settings.
+        desk_services = Services.create(Config.from_env({k: v for k, v in env.items() if not k.startswith("GRAPH_")}),
+                                        pool_size=4)
+        desk = ChatDesk(driver, desk_services, random.Random(rng.random()))
+        desk.start()
         disturber = disturb(driver, graph, log)
         try:
             with trusting(entra.ca_path):
                 driver.run_population()
         finally:
             driver.stop.set()
+            desk.stop()
             disturber.join(5)
         log(f"population done: {driver.tally.posted} events; waiting for the queue to drain")
         queue = drain(db, size.drain_timeout, log)
@@ -94,6 +107,9 @@ def run(size: Size, log=print) -> list[str]:
     finally:
         if service is not None:
             service.stop()
+        if desk is not None:
+            desk.stop()
+            desk.services.close()
         if db is not None:
             db.dispose()
         line.close()
