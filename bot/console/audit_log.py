@@ -63,7 +63,7 @@ ACTION_LABELS = {
     "counsellor_day_off_removed": "相談員の休みの削除",
     "counsellor_activated": "相談員の再開",
     "counsellor_deactivated": "相談員の停止",
-    "policy_published": "運営方針の公開",
+    "policy_published": "利用規約の公開",
     "export_statistics": "統計の書き出し",
     "view_audit_log": "操作記録の閲覧",
     "retention_purge": "保存期間を過ぎた記録の削除",

@@ -71,7 +71,7 @@ NAVIGATION = (
     ("console.conversations", "会話", ("admin", "counsellor")),
     ("console.bookings", "予約", ("admin", "counsellor")),
     ("console.counsellors", "相談員", ("admin",)),
-    ("console.policies", "運営方針", ("admin",)),
+    ("console.policies", "利用規約", ("admin",)),
     ("console.users", "利用者", ("admin",)),
     ("console.statistics", "統計", ("admin", "viewer")),
     ("console.operators", "ログイン", ("admin",)),

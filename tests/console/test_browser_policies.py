@@ -49,7 +49,7 @@ def test_an_admin_writes_previews_and_publishes_a_new_policy_version(page, live)
     expect(page.get_by_label("版の名前")).to_have_value("browser-1")
 
     page.get_by_role("button", name="公開する").click()
-    expect(page.locator(".notice-info")).to_contain_text("運用ポリシー「browser-1」を公開しました")
+    expect(page.locator(".notice-info")).to_contain_text("利用規約「browser-1」を公開しました")
     expect(page.locator("h1")).to_have_text("運用ポリシー（ブラウザ改定版）")
 
     page.get_by_role("link", name="← 運営方針の一覧").click()

@@ -22,7 +22,7 @@ SECTIONS = [
 NEWER = """---
 version: 2026-10-01
 effective: 2026-10-01
-title: みらいキャリアポート（デモ） LINE公式アカウント運用ポリシー
+title: みらいキャリアポート（デモ） LINE公式アカウント利用規約
 summary: |
   相談の予約方法を改めました。
 ---
@@ -36,7 +36,7 @@ def test_the_shipped_policy_loads_with_its_title_summary_and_effective_date() ->
     (policy,) = load_policies(POLICY_FOLDER)
     assert policy.version == "2026-04-01"
     assert policy.effective == date(2026, 4, 1)
-    assert policy.title == "みらいキャリアポート（デモ） LINE公式アカウント運用ポリシー"
+    assert policy.title == "みらいキャリアポート（デモ） LINE公式アカウント利用規約"
     assert 3 <= len(policy.summary.splitlines()) <= 5
     assert "Teams" in policy.summary
     assert not policy.body_markdown.startswith("---")
