@@ -15,6 +15,7 @@ from bot.console import (  # noqa: F401
     conversations,
     counsellors,
     dashboard,
+    faq,
     operators,
     policies,
     settings,

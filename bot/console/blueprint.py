@@ -72,6 +72,7 @@ NAVIGATION = (
     ("console.bookings", "予約", ("admin", "counsellor")),
     ("console.counsellors", "相談員", ("admin",)),
     ("console.policies", "利用規約", ("admin",)),
+    ("console.faq", "よくある質問", ("admin",)),
     ("console.users", "利用者", ("admin",)),
     ("console.statistics", "統計", ("admin", "viewer")),
     ("console.operators", "ログイン", ("admin",)),
