@@ -110,10 +110,6 @@ def timed_out(minutes: int) -> m.Message:
     return m.text(f"前回の操作から{minutes}分以上経ったため、入力途中の内容は破棄しました。")
 
 
-def quit_done() -> m.Message:
-    return m.text("中止しました。入力途中の内容は保存していません。")
-
-
 def stale_choice() -> m.Message:
     return m.text("その選択肢は現在ご利用いただけません。")
 

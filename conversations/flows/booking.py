@@ -129,18 +129,21 @@ def question(text: str):
     return lambda ctx: [m.text(text, NAV)]
 
 
-def field(key: str, validate, *, questions_answered: bool = True, strict_questions: bool = False):
+def field(key: str, validate, *, questions_answered: bool = True, strict_questions: bool = False,
+          validated_first: bool = False):
     """A step that takes typed text. At the free-text ones a question typed instead of the answer
     is answered, and the step asked again (`strict`: only a question the FAQ answers)."""
     def judge(ctx: Ctx, reply: Reply) -> Outcome:
         if not isinstance(reply, Said):
             return Reask("文字で入力してください。")
-        # Words of crisis were answered already (the engine's hotlines); the text itself is kept.
-        if questions_answered and not mentions_crisis(reply.text, ctx.desk.settings.crisis_words):
+        result = validate(ctx, reply.text)
+        # An e-mail address or a phone number that validates is an answer whatever words come with
+        # it; words of crisis were answered already (the engine's hotlines) and the text is kept.
+        if (questions_answered and not (validated_first and isinstance(result, v.Valid))
+                and not mentions_crisis(reply.text, ctx.desk.settings.crisis_words)):
             answered = questions.asked_instead(ctx.desk, reply.text, strict=strict_questions)
             if answered is not None:
                 return Stay(answered)
-        result = validate(ctx, reply.text)
         if isinstance(result, v.Invalid):
             return Reask(result.reask)
         if isinstance(result, v.Ineligible):
@@ -217,9 +220,9 @@ BOOKING = Flow(
                    questions_answered=False),
              "年齢を数字でご入力ください（例：25）。"),
         Step("email", question("ご連絡先のメールアドレスをご入力ください。"),
-             field("email", lambda ctx, s: v.email(s)), "メールアドレスをご入力ください（例：taro@example.jp）。"),
+             field("email", lambda ctx, s: v.email(s), validated_first=True), "メールアドレスをご入力ください（例：taro@example.jp）。"),
         Step("phone", question("ご連絡先の電話番号をご入力ください。"),
-             field("phone", lambda ctx, s: v.phone(s)), "電話番号をご入力ください（例：090-1234-5678）。"),
+             field("phone", lambda ctx, s: v.phone(s), validated_first=True), "電話番号をご入力ください（例：090-1234-5678）。"),
         Step("consultation",
              lambda ctx: [m.text(f"ご相談内容を、{ctx.desk.settings.consultation_limit}文字以内でご入力ください"
                                  "（どんなことでお困りか、簡単で大丈夫です）。", NAV)],

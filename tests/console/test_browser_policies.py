@@ -29,14 +29,14 @@ def test_an_admin_writes_previews_and_publishes_a_new_policy_version(page, live)
     page.get_by_label("パスワード").fill("demo-password-2026")
     page.get_by_role("button", name="パスワードでサインイン").click()
 
-    page.get_by_role("link", name="運営方針").click()
+    page.get_by_role("link", name="利用規約").click()
     expect(page.locator("#policy-versions")).to_contain_text("2026-04-01")
     page.get_by_role("link", name="新しい版を作成する").click()
 
     later = to_tokyo(live.clock()).date().replace(day=1).replace(year=to_tokyo(live.clock()).year + 1)
     page.get_by_label("版の名前").fill("browser-1")
     page.get_by_label("施行日").fill(later.isoformat())
-    page.get_by_label("表題").fill("運用ポリシー（ブラウザ改定版）")
+    page.get_by_label("表題").fill("利用規約（ブラウザ改定版）")
     page.get_by_label("要約（LINEの同意カードに表示）").fill("ブラウザで書いた要約です。")
     page.get_by_label("本文（Markdown）").fill("## 第1条（目的）\nブラウザで書いた本文です。\n\n<b>太字ではありません</b>")
 
@@ -50,9 +50,9 @@ def test_an_admin_writes_previews_and_publishes_a_new_policy_version(page, live)
 
     page.get_by_role("button", name="公開する").click()
     expect(page.locator(".notice-info")).to_contain_text("利用規約「browser-1」を公開しました")
-    expect(page.locator("h1")).to_have_text("運用ポリシー（ブラウザ改定版）")
+    expect(page.locator("h1")).to_have_text("利用規約（ブラウザ改定版）")
 
-    page.get_by_role("link", name="← 運営方針の一覧").click()
+    page.get_by_role("link", name="← 利用規約の一覧").click()
     row = page.locator("#policy-versions tr", has_text="browser-1")
     expect(row).to_contain_text("施行予定")
     expect(row).to_contain_text("コンソール")

@@ -33,7 +33,7 @@ def today():
 
 def draft(**changes: str) -> dict[str, str]:
     return {"version": "2026-console", "effective": today().isoformat(),
-            "title": "みらいキャリアポート（デモ） LINE公式アカウント運用ポリシー（コンソール改定版）",
+            "title": "みらいキャリアポート（デモ） LINE公式アカウント利用規約（コンソール改定版）",
             "summary": "コンソールから公開した改定版の要約です。\n相談の記録の扱いを改めました。",
             "body_markdown": "## 第1条（目的）\nコンソールで書いた本文です。\n\n<script>alert(1)</script>\n", **changes}
 

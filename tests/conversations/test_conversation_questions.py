@@ -82,3 +82,12 @@ def test_a_published_console_entry_answers_and_a_withdrawn_one_does_not(chat, se
     with services.db.transaction() as session:
         faq.withdraw(session, "cost", chat.now)
     play(chat, [(send("相談ってお金かかる？"), never_says("無料"))])
+
+
+def test_an_address_or_number_that_checks_out_is_taken_whatever_words_come_with_it(chat):
+    play(chat, UP_TO_NAME + [
+        (send("山田 太郎"),), (send("ヤマダ タロウ"),), (send("25"),),
+        (send("メールはどこに送ればいいですか？"), says("メールアドレス"), at("booking", "email")),
+        (send("taro@example.jp"), at("booking", "phone")),
+        (send("090-1234-5678"), says("ご相談内容"), at("booking", "consultation")),
+    ])
