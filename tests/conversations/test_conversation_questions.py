@@ -3,7 +3,6 @@ an admin's published entry answers too. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from conversations.faq import FaqEntry
 from handlers import faq
 from tests.support.chat import at, never_says, offers, play, says, send, tap
 from tests.support.scripts import AGREED, UP_TO_NAME
