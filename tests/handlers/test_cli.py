@@ -44,7 +44,7 @@ def test_the_desk_cancels_a_booking_the_user_is_told_and_the_meeting_withdrawn(a
         booking = session.scalar(select(Booking))
         assert (booking.status, booking.cancelled_by, booking.cancel_reason) == ("cancelled", "operator", "相談員の急病")
         assert session.scalar(select(func.count()).select_from(LocalMeeting).where(LocalMeeting.cancelled_at.is_not(None))) == 1
-    assert any("窓口の都合により取り消し" in d.message.get("text", "") for d in fake_line.store.messages_to(chat.user_id))
+    assert any("窓口の都合によりキャンセル" in d.message.get("text", "") for d in fake_line.store.messages_to(chat.user_id))
 
 
 def test_attendance_before_the_session_is_refused_with_a_reason(app, chat):
