@@ -359,9 +359,12 @@ class Config:
                 age_max=_int(env, "AGE_MAX", DeskSettings.age_max),
                 flow_timeout_minutes=_int(env, "FLOW_TIMEOUT_MINUTES", DeskSettings.flow_timeout_minutes),
                 policy_url=f"{public_base_url}/policy",
+                address=env.get("DESK_ADDRESS") or DeskSettings.address,
                 hotlines=tuple(h.strip() for h in (env.get("CRISIS_HOTLINES") or "").split(";") if h.strip())
                 or DeskSettings.hotlines,
                 chat=_chat(env),
+                crisis_words=tuple(w.strip() for w in (env.get("CRISIS_WORDS") or "").split(";") if w.strip())
+                or DeskSettings.crisis_words,
                 rules=BookingRules(
                     session_minutes=_int(env, "SESSION_MINUTES", 30),
                     windows=_windows(env.get("BOOKING_WINDOWS") or "10:00-12:00,13:00-18:30"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.orm import Session
 
@@ -51,7 +51,8 @@ class Services:
                 read_timeout=config.line_read_timeout,
                 pool_size=max(4, config.worker_threads),
             ),
-            desk_settings=config.desk,
+            desk_settings=replace(config.desk, late_minutes=config.no_show_after_minutes,
+                                  no_show_limit=config.no_show_limit),
             policies=load_policies(config.policy_dir),
         )
 

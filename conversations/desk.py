@@ -11,14 +11,17 @@ from datetime import date, datetime
 from typing import Protocol
 
 from conversations.chat_hours import ChatSettings
+from conversations.crisis import DEFAULT_CRISIS_WORDS
+from conversations.faq import FaqEntry
 from conversations.policy import PolicyDocument
 from conversations.schedule import DEFAULT_RULES, BookingRules
 
 DEMO_TOPICS = ("キャリア・転職", "収入・家計", "職場の悩み・労働条件", "その他")
 DEMO_HOTLINES = (
-    "いのちの電話（ナビダイヤル）0570-783-556",
     "よりそいホットライン 0120-279-338（24時間・無料）",
-    "こころの健康相談統一ダイヤル 0570-064-556",
+    "いのちの電話 0570-783-556（10:00〜22:00・通話料がかかります）",
+    "こころの健康相談統一ダイヤル 0570-064-556（受付時間は都道府県により異なります）",
+    "SNSでの相談：厚生労働省「まもろうよ こころ」 https://www.mhlw.go.jp/mamorouyokokoro/",
 )
 
 
@@ -27,6 +30,7 @@ class DeskSettings:
     desk_name: str = "みらいキャリアポート"
     phone: str = "043-000-0000"
     phone_hours: str = "平日10:00〜18:30"
+    address: str = "〒260-0000 千葉県千葉市中央区（デモの住所）"
     topics: tuple[str, ...] = DEMO_TOPICS
     age_min: int = 15
     age_max: int = 39
@@ -34,7 +38,12 @@ class DeskSettings:
     flow_timeout_minutes: int = 30
     policy_url: str = "http://127.0.0.1:8000/policy"
     hotlines: tuple[str, ...] = DEMO_HOTLINES
-    crisis_words: tuple[str, ...] = ("死にたい", "消えたい", "自殺", "しにたい", "きえたい", "死のう", "生きていたくない")
+    crisis_words: tuple[str, ...] = DEFAULT_CRISIS_WORDS
+    emergency_number: str = "119"
+    # Lateness without contact after which a session counts as a no-show, and how many no-shows
+    # stop booking (Config's no_show_after_minutes and no_show_limit, copied here for the texts).
+    late_minutes: int = 10
+    no_show_limit: int = 2
     rules: BookingRules = field(default_factory=lambda: DEFAULT_RULES)
     chat: ChatSettings = field(default_factory=ChatSettings)
 
@@ -64,6 +73,8 @@ class BookingDetails:
     email: str
     phone: str
     consultation: str
+    # The consultation text used words of crisis: the counsellor sees the booking marked.
+    attention: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,6 +132,7 @@ class Desk(Protocol):
     def leave_chat(self) -> bool: ...
     def end_chat(self) -> int | None: ...
     def rate_chat(self, chat_id: int, score: int) -> bool: ...
+    def faq_entries(self) -> list[FaqEntry]: ...
     def free_days(self, topic: str) -> list[date]: ...
     def free_slots(self, topic: str, day: date) -> list[datetime]: ...
     def hold(self, topic: str, slot: datetime) -> Hold | None: ...

@@ -1,9 +1,10 @@
 """Runs one turn of a conversation: the user's input and their saved state in, the answer out.
 
-In order, before any step sees the input: words of crisis (hotlines, flagged, the flow waits), a
+In order, before any step sees the input: words of crisis (hotlines, flagged, the flow waits
+unless the step keeps the text), a
 block, the pause notice, the inactivity reset, a new friend's greeting, the global commands
-(やめる, 戻る, メニュー, ヘルプ), the menu, and consent to the policy in force. Only then does the
-current step judge the input. Pure Python: the desk behind the `Desk` port does the rest.
+(やめる, 戻る, メニュー, ヘルプ, in their usual forms), the menu, and consent to the policy in force.
+Only then does the current step judge the input; outside a flow, typed text is a question for the FAQ. Pure Python: the desk behind the `Desk` port does the rest.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from datetime import timedelta
 
 from conversations import chat
 from conversations import messages as m
-from conversations import texts
+from conversations import questions, texts
+from conversations.crisis import mentions_crisis
 from conversations.desk import Desk
 from conversations.flow import Advance, Chose, Ctx, Exit, Finish, Flow, Outcome, Reask, Reply, Said, Start, State, Stay
 from conversations.flows import FLOWS
 from conversations.inputs import Follow, Postback, Text, Unfollow, Unsupported, UserInput
+from conversations.schedule import to_tokyo
 
 REASK_CAP = 3
 
@@ -39,9 +42,8 @@ def _menu_intent(user_input: UserInput) -> str | None:
     if isinstance(user_input, Postback) and user_input.data.startswith("menu:"):
         return user_input.data
     if isinstance(user_input, Text):
-        said = _norm(user_input.text)
-        found = next((intent for intent, words in texts.MENU_WORDS.items() if said in words), None)
-        return found or (texts.CHAT if chat.asks_for_person(said) else None)
+        found = texts.menu_intent_for(user_input.text)
+        return found or (texts.CHAT if chat.asks_for_person(user_input.text) else None)
     return None
 
 
@@ -50,12 +52,7 @@ def _command(user_input: UserInput) -> str | None:
         return user_input.data[4:]
     if not isinstance(user_input, Text):
         return None
-    said = _norm(user_input.text)
-    for command, words in (("quit", texts.QUIT_WORDS), ("back", texts.BACK_WORDS),
-                           ("menu", texts.MENU_COMMAND_WORDS), ("help", texts.HELP_WORDS)):
-        if said in words:
-            return command
-    return None
+    return texts.command_for(user_input.text)
 
 
 class Engine:
@@ -70,10 +67,16 @@ class Engine:
     def _turn(self, ctx: Ctx, user_input: UserInput) -> list[m.Message]:
         desk, state = ctx.desk, ctx.state
         now = desk.now()
-        if isinstance(user_input, Text) and any(w in _norm(user_input.text) for w in desk.settings.crisis_words):
+        if isinstance(user_input, Text) and mentions_crisis(user_input.text, desk.settings.crisis_words):
             desk.flag_crisis()
             state.updated_at = now
-            return texts.crisis(desk.settings)
+            current = desk.current_chat()
+            in_chat = current is not None and not current.waiting  # a person reads this now
+            hotlines = texts.crisis(desk.settings, desk.chat_open(), in_chat)
+            if state.flow and self._flow(ctx).step(state.step).keeps_crisis_text:
+                state.answers["attention"] = True  # the text is kept, the counsellor sees it marked
+                return [hotlines] + self._answer(ctx, user_input)
+            return [hotlines] if in_chat else [hotlines, texts.crisis_then_wait()]
         if isinstance(user_input, Unfollow):
             self._leave(ctx)
             desk.leave_chat()
@@ -85,8 +88,8 @@ class Engine:
             return chat.rate(desk, user_input.data)
         if not state.flow:  # a flow started during a chat (a booking button the operator sent) keeps its input
             current = desk.current_chat()
-            said = _norm(user_input.text) if isinstance(user_input, Text) else ""
-            answer = chat.in_chat(desk, current, user_input, said) if current is not None else None
+            typed = _norm(user_input.text) if isinstance(user_input, Text) else ""
+            answer = chat.in_chat(desk, current, user_input, typed) if current is not None else None
             if answer is not None:
                 state.updated_at = now
                 return answer
@@ -121,7 +124,8 @@ class Engine:
             return said + self._answer(ctx, user_input)
         if isinstance(user_input, Postback):
             return said + [texts.stale_choice(), texts.menu()]
-        return said + [texts.menu("ご用件をメニューからお選びください。")]
+        assert isinstance(user_input, Text)
+        return said + questions.answer(desk, user_input.text)
 
     # Global commands and the menu
 
@@ -130,8 +134,9 @@ class Engine:
         if not state.flow:
             return [texts.general_help()] if command == "help" else [texts.menu()]
         if command == "quit":
+            said = self._flow(ctx).quit_text
             self._leave(ctx)
-            return texts.with_menu([texts.quit_done()])
+            return texts.with_menu([m.text(said)])
         if command == "menu":
             self._leave(ctx)
             return [texts.menu()]
@@ -155,10 +160,11 @@ class Engine:
             return self._start(ctx, "consent")
         if intent == texts.POLICY:
             policy = desk.policy()
-            return [m.text(f"運用ポリシー（{policy.effective:%Y年%m月%d日}施行）に同意いただいています。\n"
+            effective = texts.day_label(policy.effective, to_tokyo(desk.now()).date())
+            return [m.text(f"利用規約（{effective}施行）に同意いただいています。\n"
                            f"全文：{desk.settings.policy_url}/{policy.version}"), texts.menu()]
         if intent == texts.FAQ:
-            return texts.with_menu([texts.faq(desk.settings)])
+            return [texts.faq_list(desk.settings, desk.faq_entries())]
         return [texts.stale_choice(), texts.menu()]
 
     # Flows

@@ -121,6 +121,9 @@ class Step:
     help: str
     # Text questions re-ask in one bubble; button questions show their buttons again.
     reask_with_question: bool = False
+    # Words of crisis here get the hotlines and the text is still taken as the answer (and the
+    # flow marked `attention`); elsewhere the flow waits for the next input.
+    keeps_crisis_text: bool = False
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,8 @@ class Flow:
     guard: Callable[[Ctx], Outcome | None] = lambda ctx: None
     # Whatever the flow holds is let go when it ends early: quit, timeout, menu, exit.
     on_leave: Callable[[Ctx], None] = lambda ctx: None
+    # What the user is told when they quit it (やめる, キャンセル, ...).
+    quit_text: str = "中止しました。入力途中の内容は保存していません。"
 
     def step(self, name: str) -> Step:
         for step in self.steps:

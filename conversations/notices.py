@@ -48,7 +48,7 @@ def reminder(settings: DeskSettings, slot: datetime, topic: str, join_url: str |
 
 
 def cancelled_by_desk(settings: DeskSettings, slot: datetime) -> list[m.Message]:
-    return with_menu([m.text(f"{label_slot(slot, settings.rules)} のご予約は、窓口の都合により取り消しとなりました。"
+    return with_menu([m.text(f"{label_slot(slot, settings.rules)} のご予約は、窓口の都合によりキャンセルとなりました。"
                              f"申し訳ありません。お問い合わせはお電話（{settings.phone}）までお願いします。")])
 
 

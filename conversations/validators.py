@@ -16,6 +16,8 @@ from typing import Generic, TypeVar
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from conversations.normalise import is_question
+
 T = TypeVar("T")
 
 
@@ -64,7 +66,7 @@ def full_name(s: str) -> Valid[str] | Invalid:
     categories = [unicodedata.category(c) for c in name]
     if any(cat in _FORBIDDEN_CATEGORIES for cat in categories):
         return Invalid(reask)
-    if not any(cat.startswith("L") for cat in categories):
+    if not any(cat.startswith("L") for cat in categories) or is_question(name):
         return Invalid(reask)
     return Valid(name)
 
@@ -85,7 +87,7 @@ def furigana(s: str) -> Valid[str] | Invalid:
         return Invalid(reask)
     # NFKC first: it joins half-width kana with their voicing marks (ｶﾞ -> ガ).
     reading = _collapse_spaces(_nfkc(s).translate(_HIRAGANA_TO_KATAKANA))
-    if not 1 <= len(reading) <= FURIGANA_MAX or not _FURIGANA.fullmatch(reading):
+    if not 1 <= len(reading) <= FURIGANA_MAX or not _FURIGANA.fullmatch(reading) or is_question(reading):
         return Invalid(reask)
     return Valid(reading)
 

@@ -23,7 +23,7 @@ from bot.services import Services
 
 REASON_LIMIT = 500
 # What the counsellor reads on the withdrawn Teams invite.
-DESK_CANCEL_COMMENT = "窓口の都合により、このオンライン相談は取り消しとなりました。"
+DESK_CANCEL_COMMENT = "窓口の都合により、このオンライン相談はキャンセルとなりました。"
 
 
 class BookingActionError(ValueError):

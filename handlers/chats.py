@@ -26,7 +26,7 @@ from models.operator import ADMIN, COUNSELLOR
 
 from bot.config import Config
 from bot.line.outbox import queue_answer
-from handlers import alerts
+from handlers import alerts, faq
 from bot.services import Services
 
 MAX_TEXT = 5000  # LINE's limit for one text message
@@ -270,7 +270,7 @@ def _messages(session: Session, settings: DeskSettings, what: str, text: str,
         return [m.text("ご都合のよい日時で、相談員とのオンライン相談を予約できます。",
                        [m.postback_action("相談を予約する", texts.BOOK, "相談を予約する")])]
     if what == "faq":
-        return [texts.faq(settings)]
+        return [texts.faq_list(settings, faq.in_force(session))]
     raise ChatError("送る内容を選んでください。")
 
 

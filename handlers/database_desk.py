@@ -28,12 +28,13 @@ from conversations.desk import (
 )
 from conversations.policy import PolicyDocument, policy_in_force
 from conversations.schedule import bookable_days, can_self_cancel, to_tokyo
-from models import Booking, Counsellor, DeskSetting, LineUser, PolicyConsent
+from conversations.faq import FaqEntry
+from models import Booking, Counsellor, DeskSetting, LineUser, OperatorAlert, PolicyConsent
 from models.booking import CANCELLED, CONFIRMED, EXPIRED, HELD, RELEASED
 from models.desk_setting import MAINTENANCE
 
 from bot.config import Config
-from handlers import chats, handoff
+from handlers import alerts, chats, faq, handoff
 
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread on the phone
 
@@ -87,8 +88,19 @@ class DatabaseDesk:
         return self.user.restriction_reason or "restricted"
 
     def flag_crisis(self) -> None:
+        """Flags the user and alerts the operators at once, without a word of what was written."""
         self.user.flagged_at = self.now()
         chats.mark_crisis(self.session, self.user.id)
+        message = (f"利用者番号 {self.user.id} のメッセージに、危機を示す言葉がありました。"
+                   "会話の画面で確認し、必要な対応をしてください。")
+        already = self.session.scalar(select(OperatorAlert.id).where(
+            OperatorAlert.kind == alerts.CRISIS_WORDS, OperatorAlert.resolved_at.is_(None),
+            OperatorAlert.message == message))
+        if already is None:
+            alerts.raise_alert(self.session, self.config, alerts.CRISIS_WORDS, message)
+
+    def faq_entries(self) -> list[FaqEntry]:
+        return faq.in_force(self.session)
 
     # Chat with a counsellor (handlers/chats.py)
 
@@ -219,6 +231,7 @@ class DatabaseDesk:
         booking.topic = details.topic
         booking.name, booking.furigana, booking.age = details.name, details.furigana, details.age
         booking.email, booking.phone, booking.consultation = details.email, details.phone, details.consultation
+        booking.attention = details.attention
         self.session.flush()
         handoff.enqueue_create(self.session, booking, before_answer=True)
         return Confirmed(self._view(booking))
@@ -228,5 +241,5 @@ class DatabaseDesk:
         if booking is None or not can_self_cancel(booking.starts_at, self.now(), self.settings.rules):
             return None
         booking.status, booking.cancelled_at, booking.cancelled_by = CANCELLED, self.now(), "user"
-        handoff.enqueue_cancel(self.session, booking, "相談者からのキャンセルにより、このオンライン相談は取り消しとなりました。")
+        handoff.enqueue_cancel(self.session, booking, "相談者からのキャンセルにより、このオンライン相談はキャンセルとなりました。")
         return self._view(booking)

@@ -8,6 +8,7 @@ from models.consent import PolicyConsent
 from models.conversation_state import ConversationState
 from models.counsellor import Counsellor
 from models.desk_setting import DeskSetting
+from models.faq_entry import FaqEntryRow
 from models.job import Job
 from models.line_user import LineUser
 from models.local_meeting import LocalMeeting
@@ -29,6 +30,7 @@ __all__ = [
     "ConversationState",
     "Counsellor",
     "DeskSetting",
+    "FaqEntryRow",
     "PolicyConsent",
     "Job",
     "LineUser",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import ForeignKey, Index, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, BigId, stamped
@@ -33,6 +33,8 @@ class Booking(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(20))
     consultation: Mapped[str | None] = mapped_column(Text)
+    # The consultation text used words of crisis: marked for the counsellor (the text is kept).
+    attention: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = stamped()
     confirmed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]

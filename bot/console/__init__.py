@@ -16,6 +16,7 @@ from bot.console import (  # noqa: F401
     conversations,
     counsellors,
     dashboard,
+    faq,
     operators,
     policies,
     quota,

@@ -96,7 +96,7 @@ def policy_new():
     if errors:
         return _form(draft, errors, 422)
     effective = draft.document().effective
-    flash(f"運用ポリシー「{draft.version}」を公開しました。{date_label(effective)}から施行され、"
+    flash(f"利用規約「{draft.version}」を公開しました。{date_label(effective)}から施行され、"
           "利用者には次のご利用時に同意をお願いします。", "info")
     return redirect(url_for("console.policy", version=draft.version))
 

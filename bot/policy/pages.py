@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from conversations.policy import PolicyDocument, policy_in_force
 from conversations.schedule import to_tokyo
+from conversations.texts import day_label
 
 bp = Blueprint("policy", __name__, url_prefix="/policy")
 # Raw HTML in a policy is shown as text: the page never runs markup from a document.
@@ -35,9 +36,11 @@ def _today():
 
 
 def _render(policy: PolicyDocument, policies: list[PolicyDocument]):
-    current = policy_in_force(policies, _today())
+    today = _today()
+    current = policy_in_force(policies, today)
     return render_template("policy.html", policy=policy, body=render_markdown(policy.body_markdown),
-                           current=current, versions=sorted(policies, key=lambda p: p.effective, reverse=True))
+                           current=current, versions=sorted(policies, key=lambda p: p.effective, reverse=True),
+                           day_label=lambda day: day_label(day, today))
 
 
 @bp.get("")

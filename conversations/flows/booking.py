@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from conversations import messages as m
+from conversations import questions
 from conversations import validators as v
+from conversations.crisis import mentions_crisis
 from conversations.desk import BookingDetails, Confirmed, LimitReached, SlotLost
 from conversations.flow import Advance, Chose, Ctx, Exit, Finish, Flow, Outcome, Reask, Reply, Said, Stay, Step
 from conversations.schedule import label_date, label_slot, to_tokyo
@@ -110,10 +112,10 @@ def choose_time(ctx: Ctx, reply: Reply) -> Outcome:
     held = desk.hold(topic, slot)
     if held is None:
         return Stay([m.text("申し訳ありません。その時間はちょうど埋まりました。別の時間をお選びください。")])
-    minutes = desk.settings.rules.hold_minutes
+    until = to_tokyo(held.expires_at)
     return Advance({"slot": slot.isoformat()}, goto=_back_to_summary(ctx),
-                   say=[m.text(f"{label_slot(slot, desk.settings.rules)} を{minutes}分間お取り置きしました。"
-                               "続けてお名前などを伺います。")])
+                   say=[m.text(f"{label_slot(slot, desk.settings.rules)} を仮予約しました（{until.hour}:{until:%M}まで）。"
+                               f"{until.hour}:{until:%M}までに「確定」を押すと予約が確定します。続けてお名前などを伺います。")])
 
 
 # 4-9. Details, each with its validator
@@ -127,11 +129,21 @@ def question(text: str):
     return lambda ctx: [m.text(text, NAV)]
 
 
-def field(key: str, validate):
+def field(key: str, validate, *, questions_answered: bool = True, strict_questions: bool = False,
+          validated_first: bool = False):
+    """A step that takes typed text. At the free-text ones a question typed instead of the answer
+    is answered, and the step asked again (`strict`: only a question the FAQ answers)."""
     def judge(ctx: Ctx, reply: Reply) -> Outcome:
         if not isinstance(reply, Said):
             return Reask("文字で入力してください。")
         result = validate(ctx, reply.text)
+        # An e-mail address or a phone number that validates is an answer whatever words come with
+        # it; words of crisis were answered already (the engine's hotlines) and the text is kept.
+        if (questions_answered and not (validated_first and isinstance(result, v.Valid))
+                and not mentions_crisis(reply.text, ctx.desk.settings.crisis_words)):
+            answered = questions.asked_instead(ctx.desk, reply.text, strict=strict_questions)
+            if answered is not None:
+                return Stay(answered)
         if isinstance(result, v.Invalid):
             return Reask(result.reask)
         if isinstance(result, v.Ineligible):
@@ -156,10 +168,11 @@ def confirm_or_change(ctx: Ctx, reply: Reply) -> Outcome:
     a = ctx.answers
     result = ctx.desk.confirm(BookingDetails(
         topic=a["topic"], slot=datetime.fromisoformat(a["slot"]), name=a["name"], furigana=a["furigana"],
-        age=a["age"], email=a["email"], phone=a["phone"], consultation=a["consultation"]))
+        age=a["age"], email=a["email"], phone=a["phone"], consultation=a["consultation"],
+        attention=bool(a.get("attention"))))
     if isinstance(result, SlotLost):
         return Advance({"editing": True}, goto="date", say=[m.text(
-            "お取り置きの時間が過ぎ、その枠が埋まってしまいました。日時を選び直してください（ほかの入力内容はそのままです）。")])
+            "仮予約の期限が過ぎ、その時間はほかの方の予約で埋まりました。日時を選び直してください（ほかの入力内容はそのままです）。")])
     if isinstance(result, LimitReached):
         return Exit([m.text("すでに別のご予約があるため、確定できませんでした。")])
     assert isinstance(result, Confirmed)
@@ -191,6 +204,7 @@ BOOKING = Flow(
     name="booking",
     guard=guard,
     on_leave=release,
+    quit_text="予約の申し込みを中止しました。仮予約はなくなり、入力途中の内容は保存していません。",
     steps=(
         Step("topic", ask_topic, choose_topic, "ご相談のテーマをボタンからお選びください。", reask_with_question=True),
         Step("date", ask_date, choose_date, "ご希望の日をボタンから選ぶか、「12/1」のように入力してください。",
@@ -202,17 +216,19 @@ BOOKING = Flow(
         Step("furigana", question("フリガナをカタカナでご入力ください。"),
              field("furigana", lambda ctx, s: v.furigana(s)), "お名前の読みをカタカナでご入力ください（例：ヤマダ タロウ）。"),
         Step("age", question("年齢をご入力ください（例：25）。"),
-             field("age", lambda ctx, s: v.age(s, ctx.desk.settings.age_min, ctx.desk.settings.age_max)),
+             field("age", lambda ctx, s: v.age(s, ctx.desk.settings.age_min, ctx.desk.settings.age_max),
+                   questions_answered=False),
              "年齢を数字でご入力ください（例：25）。"),
         Step("email", question("ご連絡先のメールアドレスをご入力ください。"),
-             field("email", lambda ctx, s: v.email(s)), "メールアドレスをご入力ください（例：taro@example.jp）。"),
+             field("email", lambda ctx, s: v.email(s), validated_first=True), "メールアドレスをご入力ください（例：taro@example.jp）。"),
         Step("phone", question("ご連絡先の電話番号をご入力ください。"),
-             field("phone", lambda ctx, s: v.phone(s)), "電話番号をご入力ください（例：090-1234-5678）。"),
+             field("phone", lambda ctx, s: v.phone(s), validated_first=True), "電話番号をご入力ください（例：090-1234-5678）。"),
         Step("consultation",
              lambda ctx: [m.text(f"ご相談内容を、{ctx.desk.settings.consultation_limit}文字以内でご入力ください"
                                  "（どんなことでお困りか、簡単で大丈夫です）。", NAV)],
-             field("consultation", lambda ctx, s: v.consultation_text(s, ctx.desk.settings.consultation_limit)),
-             "ご相談になりたいことを、文章でご入力ください。"),
+             field("consultation", lambda ctx, s: v.consultation_text(s, ctx.desk.settings.consultation_limit),
+                   strict_questions=True),
+             "ご相談になりたいことを、文章でご入力ください。", keeps_crisis_text=True),
         Step("summary", ask_summary, confirm_or_change, "内容をご確認のうえ「確定」を押してください。直す場合は「修正」です。",
              reask_with_question=True),
         Step("edit", ask_which_field, choose_field, "修正する項目をボタンからお選びください。", reask_with_question=True),

@@ -1,9 +1,11 @@
-"""Consent to the operating policy: shown before anything personal is asked, recorded per version."""
+"""Consent to the operating policy (利用規約 to users): shown before anything personal is asked, recorded per version."""
 
 from __future__ import annotations
 
 from conversations import chat
 from conversations import messages as m
+from conversations import texts
+from conversations.schedule import to_tokyo
 from conversations.flow import Chose, Ctx, Exit, Finish, Flow, Outcome, Reask, Reply, Said, Start, Step
 
 AGREE_WORDS = ("同意する", "同意します", "はい")
@@ -20,8 +22,11 @@ def policy_card(ctx: Ctx) -> list[m.Message]:
             {"type": "text", "text": policy.title, "weight": "bold", "wrap": True},
         ]},
         "body": {"type": "box", "layout": "vertical", "spacing": "md", "contents": [
+            {"type": "text", "text": f"{ctx.desk.settings.desk_name}は、{texts.who_for(ctx.desk.settings)}のための"
+                                     "相談窓口です。", "wrap": True, "size": "sm", "weight": "bold"},
             {"type": "text", "text": policy.summary, "wrap": True, "size": "sm"},
-            {"type": "text", "text": f"施行日：{policy.effective:%Y年%m月%d日}", "size": "xs", "color": "#888888"},
+            {"type": "text", "text": f"施行日：{texts.day_label(policy.effective, to_tokyo(ctx.desk.now()).date())}",
+             "size": "xs", "color": "#888888"},
         ]},
         "footer": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": [
             {"type": "button", "style": "link", "action": m.uri_action("全文を読む", url)},
@@ -29,11 +34,11 @@ def policy_card(ctx: Ctx) -> list[m.Message]:
             {"type": "button", "style": "secondary", "action": ctx.button("同意しない", "agree", "no")},
         ]},
     }
-    return [m.flex("運用ポリシーへの同意のお願い", bubble)]
+    return [m.flex("利用規約への同意のお願い", bubble)]
 
 
 def ask_agreement(ctx: Ctx) -> list[m.Message]:
-    return [m.text("ご相談の予約には、運用ポリシーへの同意が必要です。内容をご確認ください。")] + policy_card(ctx)
+    return [m.text("ご相談の予約には、利用規約への同意が必要です。内容をご確認ください。")] + policy_card(ctx)
 
 
 def judge_agreement(ctx: Ctx, reply: Reply) -> Outcome:
@@ -62,7 +67,7 @@ CONSENT = Flow(
     name="consent",
     steps=(
         Step("agree", ask_agreement, judge_agreement,
-             help="運用ポリシーをお読みいただき、「同意する」か「同意しない」をお選びください。",
+             help="利用規約をお読みいただき、「同意する」か「同意しない」をお選びください。",
              reask_with_question=True),
     ),
 )

@@ -72,6 +72,9 @@ def judge_sure(ctx: Ctx, reply: Reply) -> Outcome:
 MY_BOOKINGS = Flow(
     name="my_bookings",
     guard=guard,
+    # 「キャンセル」 typed here quits this screen: say plainly that no booking was cancelled.
+    quit_text="予約の確認を終わりました。ご予約はキャンセルしていません（そのままです）。\n"
+              "キャンセルするときは、予約の「キャンセルする」ボタンを押してください。",
     steps=(
         Step("list", ask_which, choose_booking, help="キャンセルする予約の「キャンセルする」ボタンを押してください。",
              reask_with_question=True),

@@ -46,7 +46,7 @@ def world(app):
             session.add(alert)
             session.flush()
             ids[who] = {"user_id": user.id, "reference": booking.reference, "counsellor_id": counsellor.id,
-                        "alert_id": alert.id, "version": "2026-04-01"}
+                        "alert_id": alert.id, "version": "2026-04-01", "faq_key": "cost"}
     admin = create_operator(app)
     viewer = create_operator(app, VIEWER_EMAIL, "viewer", PASSWORD, "統計 閲覧")
     own = create_operator(app, PEOPLE[OWN]["counsellor"][1], "counsellor", PASSWORD, PEOPLE[OWN]["counsellor"][0],

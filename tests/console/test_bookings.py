@@ -223,7 +223,7 @@ def test_cancelling_with_a_reason_withdraws_the_meeting_and_tells_the_user_on_li
     with db(app).transaction() as session:
         meeting = session.scalar(select(LocalMeeting))
         assert meeting.cancelled_at is not None and "窓口の都合" in meeting.cancel_comment
-    assert any("窓口の都合により取り消し" in t for t in line_texts(fake_line, chat.user_id))
+    assert any("窓口の都合によりキャンセル" in t for t in line_texts(fake_line, chat.user_id))
     [entry] = audit_rows(app, "cancel_booking")
     assert entry.target == f"booking:{booking.reference}"
     assert json.loads(entry.detail) == {"reason": "相談員の急病のため"}

@@ -80,7 +80,7 @@ def test_an_operator_signs_in_opens_a_booking_and_cancels_it_with_a_reason(page,
 
     # The worker tells the user in the simulator's LINE chat.
     deadline = time.monotonic() + WAIT_MS / 1000
-    while not any("窓口の都合により取り消し" in str(entry) for entry in live.chat(user_id)):
+    while not any("窓口の都合によりキャンセル" in str(entry) for entry in live.chat(user_id)):
         assert time.monotonic() < deadline, "the user was not told on LINE"
         time.sleep(0.1)
     with live.app.extensions["db"].transaction() as session:

@@ -33,7 +33,7 @@ def today():
 
 def draft(**changes: str) -> dict[str, str]:
     return {"version": "2026-console", "effective": today().isoformat(),
-            "title": "みらいキャリアポート（デモ） LINE公式アカウント運用ポリシー（コンソール改定版）",
+            "title": "みらいキャリアポート（デモ） LINE公式アカウント利用規約（コンソール改定版）",
             "summary": "コンソールから公開した改定版の要約です。\n相談の記録の扱いを改めました。",
             "body_markdown": "## 第1条（目的）\nコンソールで書いた本文です。\n\n<script>alert(1)</script>\n", **changes}
 
@@ -140,7 +140,7 @@ def test_the_public_policy_pages_show_a_console_published_version(app, client):
     assert "コンソールで書いた本文です。" in current and "&lt;script&gt;" in current and "<script>alert" not in current
     assert client.get("/policy/2026-console").status_code == 200
     older = text(client.get("/policy/2026-04-01"))
-    assert "この版は現在の運用ポリシーではありません" in older and "/policy/2026-console" in older
+    assert "この版は現在の利用規約ではありません" in older and "/policy/2026-console" in older
 
 
 def test_a_version_for_a_later_day_is_scheduled_and_not_yet_in_force(app, client):

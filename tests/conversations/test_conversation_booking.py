@@ -92,7 +92,7 @@ def test_a_typed_date_and_time_are_understood(chat):
     play(chat, AGREED + [
         (tap("相談を予約する"),), (send("キャリア・転職"), says("ご希望の日")),
         (send("12月2日"), says("12月2日(水) の空き時間")),
-        (send("13時半"), says("13:30〜14:00 を15分間お取り置き")),
+        (send("13時半"), says("13:30〜14:00 を仮予約しました（9:15まで）")),
     ])
 
 
@@ -118,5 +118,5 @@ def test_a_topic_or_time_that_is_not_offered_is_asked_again(chat):
         (tap("その他"),), (tap("12/2(水)"),),
         (send("9時"), says("時間は", "10:00"), at("booking", "time")),
         (send("ランチのあと"), at("booking", "time")),
-        (send("13時"), says("13:00〜13:30 を15分間お取り置き"), at("booking", "name")),
+        (send("13時"), says("13:00〜13:30 を仮予約しました"), at("booking", "name")),
     ])

@@ -53,7 +53,7 @@ def test_a_new_user_agrees_to_the_policy_before_joining_the_line(chat, services)
     chat.now = TUESDAY_ELEVEN
     on_duty(services)
     play(chat, [
-        (send("人と話したい"), says("運用ポリシー"), offers("同意する")),
+        (send("人と話したい"), says("利用規約"), offers("同意する")),
         (tap("同意する"), says("ご同意いただき", "順番待ちに登録しました")),
     ])
 

@@ -127,9 +127,13 @@ def test_a_flow_within_thirty_minutes_carries_on(chat):
     play(chat, [(send("山田 太郎"), says("フリガナ"), never_says("30分以上"))])
 
 
-def test_a_free_text_outside_any_flow_brings_the_menu(chat):
-    play(chat, AGREED + [(send("こんにちは"), says("メニュー"), offers("相談を予約する", "よくある質問・お問い合わせ"))])
+def test_a_text_the_faq_cannot_answer_is_told_so_plainly_with_the_ways_on(chat):
+    play(chat, AGREED + [(send("こんにちは"), says("お答えできる内容が見つかりませんでした", "043-000-0000"),
+                          offers("相談を予約する", "電話をかける", "よくある質問"), never_says("チャット相談"))])
 
 
-def test_the_faq_gives_the_desk_phone(chat):
-    play(chat, AGREED + [(tap("よくある質問・お問い合わせ"), says("無料", "043-000-0000"))])
+def test_the_faq_lists_its_questions_and_the_desk_phone_and_answers_a_tapped_one(chat):
+    play(chat, AGREED + [
+        (tap("よくある質問・お問い合わせ"), says("相談の費用", "予約の締め切り", "043-000-0000"), offers("相談の費用")),
+        (tap("相談の費用"), says("無料", "通信料")),
+    ])

@@ -44,7 +44,7 @@ def test_declining_is_respected_and_only_the_policy_is_offered(chat, services):
     play(chat, [
         (follow(),),
         (tap("同意しない"), says("ご利用いただけません"), offers("利用規約"), never_says("お名前")),
-        (send("予約したい"), says("運用ポリシー"), offers("同意する"), at("consent", "agree")),
+        (send("予約したい"), says("利用規約"), offers("同意する"), at("consent", "agree")),
         (send("メニュー"),),
         (tap("相談を予約する"), at("consent", "agree"), never_says("テーマ")),
     ])
@@ -97,7 +97,7 @@ def test_the_policy_page_shows_the_version_in_force(client):
     page = client.get("/policy")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
-    assert "運用ポリシー" in text and "第1条" in text and "2026年04月01日" in text
+    assert "利用規約" in text and "第1条" in text and "4月1日" in text and "2026年04月01日" not in text
 
 
 def test_a_policy_version_has_its_own_page_and_unknown_ones_are_404(client):

@@ -87,9 +87,9 @@ def test_a_hold_lost_while_the_user_paused_asks_for_another_time_and_keeps_the_a
     chat.later(minutes=20)  # past the 15-minute hold, within the 30-minute flow timeout
     rival = Chat(services, "U" + "f" * 32, chat.now)
     play(rival, AGREED + [(tap("相談を予約する"),), (tap("その他"),), (tap("12/2(水)"),),
-                          (tap("13:00"), says("お取り置き"))])
+                          (tap("13:00"), says("仮予約しました"))])
     play(chat, [
-        (tap("確定"), says("埋まってしまいました", "日時を選び直して"), at("booking", "date")),
+        (tap("確定"), says("仮予約の期限が過ぎ", "日時を選び直して"), at("booking", "date")),
         (tap("12/2(水)"),), (tap("14:00"), says("ご予約内容の確認", "ヤマダ タロウ", "14:00"), at("booking", "summary")),
         (tap("確定"), says("ご予約が確定しました")),
     ])

@@ -264,5 +264,5 @@ def test_a_day_and_time_typed_in_words_or_full_width_digits_book_like_the_button
     answer = user.send("１２／２")
     assert answer.step == "time" and "12月2日(水)" in answer.text
     answer = user.send("１０時")
-    assert answer.step == "name" and "10:00〜10:30 を15分間お取り置きしました" in answer.text
+    assert answer.step == "name" and "10:00〜10:30 を仮予約しました（9:15まで）" in answer.text
     user.send("やめる")

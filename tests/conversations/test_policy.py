@@ -16,13 +16,13 @@ from conversations.policy import (
 
 SECTIONS = [
     "目的", "定義", "同意", "提供するサービス", "個人情報の取扱い", "利用料金", "サービスの変更・中断・終了",
-    "禁止事項", "利用の制限及び個人情報の消去", "損害賠償", "免責事項", "本ポリシーの変更", "準拠法及び管轄",
+    "禁止事項", "利用の制限及び個人情報の消去", "損害賠償", "免責事項", "本規約の変更", "準拠法及び管轄",
 ]
 
 NEWER = """---
 version: 2026-10-01
 effective: 2026-10-01
-title: みらいキャリアポート（デモ） LINE公式アカウント運用ポリシー
+title: みらいキャリアポート（デモ） LINE公式アカウント利用規約
 summary: |
   相談の予約方法を改めました。
 ---
@@ -36,7 +36,7 @@ def test_the_shipped_policy_loads_with_its_title_summary_and_effective_date() ->
     (policy,) = load_policies(POLICY_FOLDER)
     assert policy.version == "2026-04-01"
     assert policy.effective == date(2026, 4, 1)
-    assert policy.title == "みらいキャリアポート（デモ） LINE公式アカウント運用ポリシー"
+    assert policy.title == "みらいキャリアポート（デモ） LINE公式アカウント利用規約"
     assert 3 <= len(policy.summary.splitlines()) <= 5
     assert "Teams" in policy.summary
     assert not policy.body_markdown.startswith("---")

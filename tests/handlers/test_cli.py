@@ -13,7 +13,7 @@ from tests.support.scripts import DETAILS, UP_TO_NAME
 def test_demo_data_makes_counsellors_for_every_topic_and_running_it_again_changes_nothing(config, clock, services):
     app = create_app(config.but(simulator=True), clock=clock)  # demo data is for the simulator only
     runner = app.test_cli_runner()
-    assert "9 added" in runner.invoke(args=["demo-data"]).output  # 3 counsellors, 3 simulated users, 3 logins
+    assert "13 added" in runner.invoke(args=["demo-data"]).output  # 3 counsellors, 3 simulated users, 3 logins, 4 canned replies
     assert "0 added" in runner.invoke(args=["demo-data"]).output
     with services.db.transaction() as session:
         counsellors = session.scalars(select(Counsellor)).all()
@@ -44,7 +44,7 @@ def test_the_desk_cancels_a_booking_the_user_is_told_and_the_meeting_withdrawn(a
         booking = session.scalar(select(Booking))
         assert (booking.status, booking.cancelled_by, booking.cancel_reason) == ("cancelled", "operator", "相談員の急病")
         assert session.scalar(select(func.count()).select_from(LocalMeeting).where(LocalMeeting.cancelled_at.is_not(None))) == 1
-    assert any("窓口の都合により取り消し" in d.message.get("text", "") for d in fake_line.store.messages_to(chat.user_id))
+    assert any("窓口の都合によりキャンセル" in d.message.get("text", "") for d in fake_line.store.messages_to(chat.user_id))
 
 
 def test_attendance_before_the_session_is_refused_with_a_reason(app, chat):

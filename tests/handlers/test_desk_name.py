@@ -33,7 +33,7 @@ def test_the_greeting_on_follow_names_the_desk(line, worker, fake_line):
     line.post(line.follow(USER))
     worker.run_until_idle()
     [greeting, *_] = fake_line.store.messages_to(USER)
-    assert f"{NAME}は、働く若い方の" in greeting.message["text"]
+    assert f"{NAME}は、働く若い方（15歳〜39歳）の" in greeting.message["text"]
     assert "みらいキャリアポート" not in greeting.message["text"]
 
 

@@ -36,7 +36,7 @@ def test_only_one_of_several_users_tapping_one_slot_at_once_gets_it(services, ra
     for t in threads:
         t.join(60)
 
-    winners = [n for n, text in answers.items() if "お取り置きしました" in text]
+    winners = [n for n, text in answers.items() if "仮予約しました" in text]
     losers = [n for n, text in answers.items() if "ちょうど埋まりました" in text]
     assert len(winners) == 1 and len(losers) == racers - 1
     with services.db.transaction() as session:

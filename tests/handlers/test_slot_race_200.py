@@ -24,9 +24,9 @@ from tests.support.scripts import AGREED, DETAILS, UP_TO_NAME
 
 RACERS = 200
 TAKEN = "その時間はちょうど埋まりました。別の時間をお選びください。"
-HELD = "お取り置きしました"
+HELD = "仮予約しました"
 CONFIRMED = "ご予約が確定しました"
-SLOT_LOST = "その枠が埋まってしまいました。日時を選び直してください"
+SLOT_LOST = "仮予約の期限が過ぎ、その時間はほかの方の予約で埋まりました。日時を選び直してください"
 TO_THE_TIMES = AGREED + [(tap("相談を予約する"),), (tap("キャリア・転職"),), (tap("12/2(水)"),)]
 
 # Only PostgreSQL: SQLite serialises every writer, so there would be no race to measure.

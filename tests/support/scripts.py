@@ -6,7 +6,7 @@ from __future__ import annotations
 from tests.support.chat import at, follow, never_says, offers, says, send, tap
 
 AGREED = [
-    (follow(), says("友だち追加ありがとうございます", "運用ポリシー"), offers("同意する", "同意しない", "全文を読む")),
+    (follow(), says("友だち追加ありがとうございます", "利用規約"), offers("同意する", "同意しない", "全文を読む")),
     (tap("同意する"), says("ご同意いただき"), offers("相談を予約する", "予約の確認・キャンセル", "利用規約")),
 ]
 
@@ -14,7 +14,7 @@ UP_TO_NAME = AGREED + [
     (tap("相談を予約する"), says("テーマ"), offers("キャリア・転職", "収入・家計", "職場の悩み・労働条件", "その他")),
     (tap("キャリア・転職"), says("ご希望の日"), offers("12/2(水)", "カレンダーから選ぶ"), never_says("12/1")),
     (tap("12/2(水)"), says("12月2日(水) の空き時間"), offers("10:00", "11:30", "13:00", "18:00")),
-    (tap("10:00"), says("12月2日(水) 10:00〜10:30 を15分間お取り置きしました", "お名前"), at("booking", "name")),
+    (tap("10:00"), says("12月2日(水) 10:00〜10:30 を仮予約しました（9:15まで）", "お名前"), at("booking", "name")),
 ]
 
 DETAILS = [
