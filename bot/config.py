@@ -337,6 +337,8 @@ class Config:
                 topics=_list(env, "DESK_TOPICS") or DEMO_TOPICS,
                 age_min=_int(env, "AGE_MIN", DeskSettings.age_min),
                 age_max=_int(env, "AGE_MAX", DeskSettings.age_max),
+                under_age_contact=env.get("UNDER_AGE_CONTACT") or DeskSettings.under_age_contact,
+                over_age_contact=env.get("OVER_AGE_CONTACT") or DeskSettings.over_age_contact,
                 flow_timeout_minutes=_int(env, "FLOW_TIMEOUT_MINUTES", DeskSettings.flow_timeout_minutes),
                 policy_url=f"{public_base_url}/policy",
                 hotlines=tuple(h.strip() for h in (env.get("CRISIS_HOTLINES") or "").split(";") if h.strip())

@@ -30,6 +30,9 @@ class DeskSettings:
     topics: tuple[str, ...] = DEMO_TOPICS
     age_min: int = 15
     age_max: int = 39
+    # Where the age step sends someone the desk cannot serve (figures live here, not in the texts).
+    under_age_contact: str = "24時間子供SOSダイヤル（0120-0-78310、通話無料）"
+    over_age_contact: str = "お近くのハローワーク"
     consultation_limit: int = 400
     flow_timeout_minutes: int = 30
     policy_url: str = "http://127.0.0.1:8000/policy"

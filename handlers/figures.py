@@ -34,11 +34,11 @@ from models.message_log import INBOUND
 FUNNEL_SKIP = ("edit",)
 STEP_LABELS = {
     "topic": "テーマの選択",
+    "age": "年齢",
     "date": "日付の選択",
     "time": "時間の選択",
     "name": "お名前",
     "furigana": "フリガナ",
-    "age": "年齢",
     "email": "メールアドレス",
     "phone": "電話番号",
     "consultation": "ご相談内容",

@@ -1,6 +1,6 @@
 """相談を予約する: the booking intake, in the order the desk asks.
 
-topic → date → time (the slot is held from here) → name → reading → age → e-mail → phone →
+topic → age (flows/booking_age.py) → date → time (the slot is held from here) → name → reading → e-mail → phone →
 what the consultation is about → a summary to confirm, correct, or abandon.
 """
 
@@ -15,6 +15,7 @@ from conversations.flow import Advance, Chose, Ctx, Exit, Finish, Flow, Outcome,
 from conversations.schedule import label_date, label_slot, to_tokyo
 from conversations.texts import NAV
 from conversations.when import parse_day, parse_time
+from conversations.flows import booking_age
 from conversations.flows import booking_cards as cards
 
 
@@ -193,6 +194,7 @@ BOOKING = Flow(
     on_leave=release,
     steps=(
         Step("topic", ask_topic, choose_topic, "ご相談のテーマをボタンからお選びください。", reask_with_question=True),
+        booking_age.step(_back_to_summary),
         Step("date", ask_date, choose_date, "ご希望の日をボタンから選ぶか、「12/1」のように入力してください。",
              reask_with_question=True),
         Step("time", ask_time, choose_time, "ご希望の時間をボタンから選ぶか、「10:00」のように入力してください。",
@@ -201,9 +203,6 @@ BOOKING = Flow(
              field("name", lambda ctx, s: v.full_name(s)), "お名前を漢字などでご入力ください（例：山田 太郎）。"),
         Step("furigana", question("フリガナをカタカナでご入力ください。"),
              field("furigana", lambda ctx, s: v.furigana(s)), "お名前の読みをカタカナでご入力ください（例：ヤマダ タロウ）。"),
-        Step("age", question("年齢をご入力ください（例：25）。"),
-             field("age", lambda ctx, s: v.age(s, ctx.desk.settings.age_min, ctx.desk.settings.age_max)),
-             "年齢を数字でご入力ください（例：25）。"),
         Step("email", question("ご連絡先のメールアドレスをご入力ください。"),
              field("email", lambda ctx, s: v.email(s)), "メールアドレスをご入力ください（例：taro@example.jp）。"),
         Step("phone", question("ご連絡先の電話番号をご入力ください。"),

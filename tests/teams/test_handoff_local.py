@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bot.queue import scheduler
 from handlers.attendance import AttendanceError, mark
 from models import Booking, LineUser, LocalMeeting
-from tests.support.chat import play, says, tap
+from tests.support.chat import play, says, send, tap
 from tests.support.scripts import BOOKED, DETAILS, UP_TO_NAME, join_buttons, pushed
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -153,7 +153,7 @@ def test_two_no_shows_restrict_booking_with_a_respectful_notice(booked, services
     with services.db.transaction() as session:
         mark(session, services, booking(services).reference, False, SESSION_START + timedelta(minutes=15))
     booked.now = datetime(2026, 12, 3, 9, 0, tzinfo=TOKYO)
-    play(booked, [(tap("相談を予約する"),), (tap("キャリア・転職"),), (tap("12/4(金)"),), (tap("10:00"),)]
+    play(booked, [(tap("相談を予約する"),), (tap("キャリア・転職"),), (send("25"),), (tap("12/4(金)"),), (tap("10:00"),)]
          + DETAILS + [(tap("確定"), says("ご予約が確定しました"))])
     with services.db.transaction() as session:
         second = datetime(2026, 12, 4, 10, 20, tzinfo=TOKYO)
