@@ -219,7 +219,6 @@ class Config:
     graph_invite_details: bool = False
     graph_retry_window_minutes: int = 120
     no_show_limit: int = 2
-    no_show_after_minutes: int = 10
     reminder_day_before: time = time(18, 0)
     reminder_minutes_before: int = 60
     scheduler_seconds: float = 30.0
@@ -249,6 +248,11 @@ class Config:
     # also posts a card without personal data to that channel. Empty: the console only. The URL
     # carries the flow's signature (`sig=`): a secret, never logged.
     teams_alert_webhook_url: str = ""
+
+    @property
+    def no_show_after_minutes(self) -> int:
+        """The 10-minute rule (NO_SHOW_AFTER_MINUTES): a session is marked a no-show only after it."""
+        return self.desk.late_minutes
 
     @property
     def line_api_data_url(self) -> str:
@@ -340,6 +344,7 @@ class Config:
                 under_age_contact=env.get("UNDER_AGE_CONTACT") or DeskSettings.under_age_contact,
                 over_age_contact=env.get("OVER_AGE_CONTACT") or DeskSettings.over_age_contact,
                 flow_timeout_minutes=_int(env, "FLOW_TIMEOUT_MINUTES", DeskSettings.flow_timeout_minutes),
+                late_minutes=_int(env, "NO_SHOW_AFTER_MINUTES", DeskSettings.late_minutes),
                 policy_url=f"{public_base_url}/policy",
                 hotlines=tuple(h.strip() for h in (env.get("CRISIS_HOTLINES") or "").split(";") if h.strip())
                 or DeskSettings.hotlines,

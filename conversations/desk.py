@@ -34,6 +34,9 @@ class DeskSettings:
     under_age_contact: str = "24時間子供SOSダイヤル（0120-0-78310、通話無料）"
     over_age_contact: str = "お近くのハローワーク"
     consultation_limit: int = 400
+    # The seeds' 10-minute rule: this long after the start without the user, the session counts as
+    # a no-show (users are told in the confirmation and the reminder an hour before).
+    late_minutes: int = 10
     flow_timeout_minutes: int = 30
     policy_url: str = "http://127.0.0.1:8000/policy"
     hotlines: tuple[str, ...] = DEMO_HOTLINES

@@ -6,12 +6,13 @@ from datetime import datetime
 
 from conversations import messages as m
 from conversations.desk import DeskSettings
-from conversations.flows.booking_cards import PREPARE
+from conversations.flows.booking_cards import PREPARE, late_rule
 from conversations.schedule import label_slot
 from conversations.texts import with_menu
 
 
-def join_link(settings: DeskSettings, slot: datetime, topic: str, join_url: str, heading: str) -> m.Message:
+def join_link(settings: DeskSettings, slot: datetime, topic: str, join_url: str, heading: str,
+              late: bool = False) -> m.Message:
     bubble = {
         "type": "bubble",
         "body": {"type": "box", "layout": "vertical", "spacing": "md", "contents": [
@@ -21,6 +22,8 @@ def join_link(settings: DeskSettings, slot: datetime, topic: str, join_url: str,
             {"type": "separator"},
             {"type": "text", "text": "ご準備", "size": "sm", "weight": "bold"},
             {"type": "text", "text": PREPARE, "size": "xs", "wrap": True},
+            *([{"type": "text", "text": late_rule(settings), "size": "xs", "wrap": True, "weight": "bold"}]
+              if late else []),
         ]},
         "footer": {"type": "box", "layout": "vertical", "contents": [
             {"type": "button", "style": "primary", "action": m.uri_action("Teamsで参加する", join_url)},
@@ -42,9 +45,14 @@ def link_delayed(settings: DeskSettings, slot: datetime) -> list[m.Message]:
 
 def reminder(settings: DeskSettings, slot: datetime, topic: str, join_url: str | None, when: str) -> list[m.Message]:
     heading = "明日はご相談の日です" if when == "day_before" else "まもなくご相談の時間です"
+    # An hour before, the checklist and the 10-minute rule once more, whether or not the link is ready.
+    late = when == "hour_before"
     if join_url:
-        return [join_link(settings, slot, topic, join_url, heading)]
-    return [m.text(f"{heading}\n{label_slot(slot, settings.rules)}\n参加用リンクは準備ができしだいお送りします。")]
+        return [join_link(settings, slot, topic, join_url, heading, late)]
+    text = f"{heading}\n{label_slot(slot, settings.rules)}\n参加用リンクは準備ができしだいお送りします。"
+    if late:
+        text += f"\n\nご準備\n{PREPARE}\n\n{late_rule(settings)}"
+    return [m.text(text)]
 
 
 def cancelled_by_desk(settings: DeskSettings, slot: datetime) -> list[m.Message]:

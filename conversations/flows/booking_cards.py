@@ -6,13 +6,21 @@ from datetime import date, datetime
 
 from conversations import messages as m
 from conversations import validators as v
-from conversations.desk import BookingView
+from conversations.desk import BookingView, DeskSettings
 from conversations.flow import Ctx
 from conversations.schedule import BookingRules, label_date, label_slot, to_tokyo
 
 PREPARE = ("・周りに人がいない、静かな個室からご参加ください。\n"
            "・Microsoft Teamsのアプリを入れ、最新の状態にしておいてください。\n"
-           "・相談の録音・録画・配信はご遠慮ください。")
+           "・事前に一度アプリを起動し、音声とカメラが使えるか試しておいてください。\n"
+           "・相談の録音・録画・配信はご遠慮ください。\n"
+           "・通信料はご利用者のご負担となります。Wi-Fiなど通信量を気にせず使える環境をおすすめします。")
+
+
+def late_rule(settings: DeskSettings) -> str:
+    """The seeds' 10-minute rule, as users read it (the minutes from the settings)."""
+    return (f"開始時刻から{settings.late_minutes}分を過ぎてもご参加が確認できない場合は、"
+            "ご欠席（不参加）として扱います。遅れる場合やご参加できなくなった場合は、お早めにご連絡ください。")
 
 
 def _row(label: str, value: str) -> dict:
@@ -69,6 +77,6 @@ def confirmation(ctx: Ctx, booking: BookingView) -> list[m.Message]:
         f"ご予約が確定しました。\n日時：{label_slot(booking.slot, s.rules)}\nテーマ：{booking.topic}\n"
         f"予約番号：{booking.reference}\n\n"
         "Microsoft Teamsの参加用リンクは、あらためてこのLINEでお送りします。\n\n"
-        f"当日までのご準備\n{PREPARE}\n\n"
+        f"当日までのご準備\n{PREPARE}\n\n{late_rule(s)}\n\n"
         "キャンセルは前日まで、メニューの「予約の確認・キャンセル」からできます。"
         f"当日はお電話（{s.phone}）でお願いします。")]
