@@ -60,6 +60,13 @@ def cancelled_by_desk(settings: DeskSettings, slot: datetime) -> list[m.Message]
                              f"申し訳ありません。お問い合わせはお電話（{settings.phone}）までお願いします。")])
 
 
+def cancelled_on_request(settings: DeskSettings, slot: datetime, in_person: bool) -> list[m.Message]:
+    """Staff cancelled because the user asked them (by phone or at the desk)."""
+    asked = "窓口でお申し出いただいた" if in_person else "お電話でご連絡いただいた"
+    return with_menu([m.text(f"{asked}とおり、{label_slot(slot, settings.rules)} のご予約をキャンセルしました。"
+                             "またのご利用をお待ちしています。")])
+
+
 def restricted_after_no_shows(settings: DeskSettings, count: int) -> list[m.Message]:
     return [m.text(f"ご予約の時間にご参加いただけないことが{count}回ありました。"
                    "そのため、LINEからのご予約を一時お受けできなくなっています。"

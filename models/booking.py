@@ -9,6 +9,10 @@ from models.base import Base, BigId, stamped
 
 HELD, CONFIRMED, CANCELLED, EXPIRED, RELEASED = "held", "confirmed", "cancelled", "expired", "released"
 ATTENDED, NO_SHOW = "attended", "no_show"
+# Who cancelled (Booking.cancelled_by): the user on LINE; the desk's staff because the user asked,
+# by phone or in person; the desk for its own reasons ("operator", as before this was recorded).
+BY_USER, BY_USER_PHONE, BY_USER_IN_PERSON, BY_DESK = "user", "user_phone", "user_in_person", "operator"
+ON_USER_REQUEST = (BY_USER_PHONE, BY_USER_IN_PERSON)
 # Statuses that occupy the counsellor's slot.
 OCCUPYING = (HELD, CONFIRMED)
 

@@ -89,8 +89,8 @@ def test_the_csv_has_a_bom_a_header_and_the_same_rows_as_the_tables(services):
     assert data.startswith(b"\xef\xbb\xbf")
     lines = data.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("週,開始日,終了日,友だち追加,同意,同意しない,予約確定,予約確定（キャリア・転職）")
-    assert lines[12] == "2026-W47,2026-11-16,2026-11-22,4,4,0,4,2,1,0,1,1,1,0,1"
-    assert lines[13] == "合計,2026-08-31,2026-11-22,6,5,1,5,3,1,0,1,1,1,1,1"
+    assert lines[12] == "2026-W47,2026-11-16,2026-11-22,4,4,0,4,2,1,0,1,1,0,1,0,1"
+    assert lines[13] == "合計,2026-08-31,2026-11-22,6,5,1,5,3,1,0,1,1,0,1,1,1"
     assert lines[14] == ""
     assert lines[15] == "予約の段階,到達した人数,前の段階からの離脱,最初の段階に対する割合"
     assert lines[16] == "テーマの選択,7,-,100.0%"
