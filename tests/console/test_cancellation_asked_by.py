@@ -12,7 +12,7 @@ from sqlalchemy import select
 from handlers import figures
 from handlers.periods import Period
 from models import Booking, LocalMeeting
-from tests.console.test_bookings import book_through_line, booking_row, follow, line_texts
+from tests.support.booking_actions import book_through_line, booking_row, follow, line_texts
 from tests.support.console import at_desk, audit_rows, create_operator, db, post_form, signed_in_client
 
 
