@@ -58,6 +58,8 @@ class BookingView:
     topic: str
     slot: datetime
     self_cancellable: bool
+    # The date and time can still be changed on LINE: the booking cut-off of the current slot has not passed.
+    reschedulable: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,3 +136,6 @@ class Desk(Protocol):
     def confirm(self, details: BookingDetails) -> Confirmed | SlotLost | LimitReached: ...
     def active_bookings(self) -> list[BookingView]: ...
     def cancel(self, reference: str) -> BookingView | None: ...
+    # Move a booking to the slot this user holds (or, the hold lapsed, to that slot if still free);
+    # None: it can no longer be changed (its cut-off passed, or it is no longer active).
+    def reschedule(self, reference: str, slot: datetime) -> BookingView | SlotLost | None: ...

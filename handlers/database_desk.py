@@ -27,7 +27,7 @@ from conversations.desk import (
     SlotLost,
 )
 from conversations.policy import PolicyDocument, policy_in_force
-from conversations.schedule import bookable_days, can_self_cancel, to_tokyo
+from conversations.schedule import bookable, bookable_days, can_reschedule, can_self_cancel, to_tokyo
 from models import Booking, Counsellor, DeskSetting, LineUser, PolicyConsent
 from models.booking import CANCELLED, CONFIRMED, EXPIRED, HELD, RELEASED
 from models.desk_setting import MAINTENANCE
@@ -187,8 +187,9 @@ class DatabaseDesk:
                                   Booking.starts_at > self.now()).order_by(Booking.starts_at)))
 
     def _view(self, booking: Booking) -> BookingView:
+        now, rules = self.now(), self.settings.rules
         return BookingView(booking.reference, booking.topic, booking.starts_at,
-                           can_self_cancel(booking.starts_at, self.now(), self.settings.rules))
+                           can_self_cancel(booking.starts_at, now, rules), can_reschedule(booking.starts_at, now, rules))
 
     def active_bookings(self) -> list[BookingView]:
         return [self._view(b) for b in self._active()]
@@ -229,4 +230,48 @@ class DatabaseDesk:
             return None
         booking.status, booking.cancelled_at, booking.cancelled_by = CANCELLED, self.now(), "user"
         handoff.enqueue_cancel(self.session, booking, "相談者からのキャンセルにより、このオンライン相談は取り消しとなりました。")
+        return self._view(booking)
+
+    def reschedule(self, reference: str, slot: datetime) -> BookingView | SlotLost | None:
+        """Move the booking (same row, same reference, same Teams event) to `slot`.
+
+        The booking is locked first (on PostgreSQL), so a reschedule and a cancellation of it never
+        interleave. The new slot is the one this user holds; should the hold have lapsed, the slot
+        is taken anew if still free. The unique index on a counsellor's live slots is what finally
+        decides a race: of two users wanting the slot, only one row can occupy it.
+        """
+        now, rules = self.now(), self.settings.rules
+        booking = self.session.scalar(
+            select(Booking).where(Booking.reference == reference, Booking.user_id == self.user.id).with_for_update())
+        if (booking is None or booking.status != CONFIRMED or booking.starts_at <= now
+                or not can_reschedule(booking.starts_at, now, rules)):
+            return None
+        if slot == booking.starts_at or not bookable(slot, now, rules):
+            return SlotLost()
+        held = self.session.scalar(select(Booking).where(Booking.user_id == self.user.id, Booking.status == HELD,
+                                                         Booking.starts_at == slot))
+        counsellor_id = held.counsellor_id if held is not None else None
+        if held is not None and not self.session.execute(
+                update(Booking).where(Booking.id == held.id, Booking.status == HELD).values(status=RELEASED)
+                .execution_options(synchronize_session=False)).rowcount:
+            counsellor_id = None  # someone marked the lapsed hold expired meanwhile: look again
+        if counsellor_id is None:
+            self.session.execute(
+                update(Booking).where(Booking.status == HELD, Booking.starts_at == slot, Booking.hold_expires_at <= now)
+                .values(status=EXPIRED))
+            counsellor = availability.assign(slot, booking.topic, self._active_counsellors(),
+                                             self._taken(slot, slot + timedelta(seconds=1)), rules, now)
+            if counsellor is None:
+                return SlotLost()
+            counsellor_id = counsellor.id
+        try:
+            with self.session.begin_nested():
+                booking.counsellor_id, booking.starts_at = counsellor_id, slot
+                booking.ends_at = slot + timedelta(minutes=rules.session_minutes)
+                # The reminders are for the new time.
+                booking.reminded_day_before_at = booking.reminded_hour_before_at = None
+                self.session.flush()
+        except IntegrityError:
+            return SlotLost()
+        handoff.enqueue_update(self.session, booking)
         return self._view(booking)

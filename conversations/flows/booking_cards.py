@@ -30,12 +30,12 @@ def _row(label: str, value: str) -> dict:
     ]}
 
 
-def time_grid(ctx: Ctx, day: date, slots: list[datetime], rules: BookingRules) -> m.Message:
+def time_grid(ctx: Ctx, day: date, slots: list[datetime], rules: BookingRules, step: str = "time") -> m.Message:
     rows = []
     for i in range(0, len(slots), 3):
         rows.append({"type": "box", "layout": "horizontal", "spacing": "sm", "contents": [
             {"type": "button", "style": "secondary", "height": "sm",
-             "action": ctx.button(f"{to_tokyo(s):%H:%M}", "time", s.isoformat(), label_slot(s, rules))}
+             "action": ctx.button(f"{to_tokyo(s):%H:%M}", step, s.isoformat(), label_slot(s, rules))}
             for s in slots[i:i + 3]
         ]})
     bubble = {"type": "bubble", "body": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": [
