@@ -345,6 +345,7 @@ class Config:
                 over_age_contact=env.get("OVER_AGE_CONTACT") or DeskSettings.over_age_contact,
                 flow_timeout_minutes=_int(env, "FLOW_TIMEOUT_MINUTES", DeskSettings.flow_timeout_minutes),
                 late_minutes=_int(env, "NO_SHOW_AFTER_MINUTES", DeskSettings.late_minutes),
+                same_day_cancel_on_line=(env.get("SAME_DAY_CANCEL_ON_LINE") or "").lower() in ("1", "true", "yes", "on"),
                 policy_url=f"{public_base_url}/policy",
                 hotlines=tuple(h.strip() for h in (env.get("CRISIS_HOTLINES") or "").split(";") if h.strip())
                 or DeskSettings.hotlines,

@@ -37,6 +37,9 @@ class DeskSettings:
     # The seeds' 10-minute rule: this long after the start without the user, the session counts as
     # a no-show (users are told in the confirmation and the reminder an hour before).
     late_minutes: int = 10
+    # On the day, a user who cannot come may cancel on LINE (SAME_DAY_CANCEL_ON_LINE); off, as the
+    # seeds say, they are asked to call and the counsellor is told.
+    same_day_cancel_on_line: bool = False
     flow_timeout_minutes: int = 30
     policy_url: str = "http://127.0.0.1:8000/policy"
     hotlines: tuple[str, ...] = DEMO_HOTLINES
@@ -60,6 +63,8 @@ class BookingView:
     self_cancellable: bool
     # The date and time can still be changed on LINE: the booking cut-off of the current slot has not passed.
     reschedulable: bool = False
+    # The session is today (Tokyo) and has not ended: 遅れる・参加できない is offered.
+    today: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,3 +144,9 @@ class Desk(Protocol):
     # Move a booking to the slot this user holds (or, the hold lapsed, to that slot if still free);
     # None: it can no longer be changed (its cut-off passed, or it is no longer active).
     def reschedule(self, reference: str, slot: datetime) -> BookingView | SlotLost | None: ...
+    # Today's sessions of this user that have not ended (also those already started).
+    def todays_bookings(self) -> list[BookingView]: ...
+    # The user's contact on the day: recorded on the booking, the counsellor alerted. None: no such
+    # session today. report_absent cancels the booking when same_day_cancel_on_line is on.
+    def report_late(self, reference: str, minutes: int) -> BookingView | None: ...
+    def report_absent(self, reference: str) -> BookingView | None: ...

@@ -36,6 +36,8 @@ JOB_DEAD = "job_dead"
 DEMO_DATA = "demo_data"
 CHAT_WAITING = "chat_waiting"
 CRISIS_WORDS = "crisis_words"
+SAME_DAY_LATE = "same_day_late"
+SAME_DAY_ABSENT = "same_day_absent"
 TITLES = {
     HANDOFF_FAILED: "Teams会議の作成に失敗しました",
     CANCEL_FAILED: "Teams会議の取り消しに失敗しました",
@@ -44,6 +46,8 @@ TITLES = {
     DEMO_DATA: "デモデータが残っています",
     CHAT_WAITING: "新しいチャット相談の待ちがあります",
     CRISIS_WORDS: "危機的な言葉が届きました",
+    SAME_DAY_LATE: "相談者から遅れるとの連絡がありました",
+    SAME_DAY_ABSENT: "相談者から参加できないとの連絡がありました",
 }
 DEFAULT_TITLE = "対応が必要なアラートがあります"
 

@@ -29,11 +29,12 @@ from conversations.desk import (
 from conversations.policy import PolicyDocument, policy_in_force
 from conversations.schedule import bookable, bookable_days, can_reschedule, can_self_cancel, to_tokyo
 from models import Booking, Counsellor, DeskSetting, LineUser, PolicyConsent
-from models.booking import CANCELLED, CONFIRMED, EXPIRED, HELD, RELEASED
+from models.booking import ABSENT, CANCELLED, CONFIRMED, EXPIRED, HELD, LATE, RELEASED
 from models.desk_setting import MAINTENANCE
 
 from bot.config import Config
 from handlers import chats, handoff
+from handlers.alerts import SAME_DAY_ABSENT, SAME_DAY_LATE, raise_alert
 
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread on the phone
 
@@ -188,8 +189,10 @@ class DatabaseDesk:
 
     def _view(self, booking: Booking) -> BookingView:
         now, rules = self.now(), self.settings.rules
+        today = to_tokyo(booking.starts_at).date() == to_tokyo(now).date() and booking.ends_at > now
         return BookingView(booking.reference, booking.topic, booking.starts_at,
-                           can_self_cancel(booking.starts_at, now, rules), can_reschedule(booking.starts_at, now, rules))
+                           can_self_cancel(booking.starts_at, now, rules), can_reschedule(booking.starts_at, now, rules),
+                           today)
 
     def active_bookings(self) -> list[BookingView]:
         return [self._view(b) for b in self._active()]
@@ -230,6 +233,49 @@ class DatabaseDesk:
             return None
         booking.status, booking.cancelled_at, booking.cancelled_by = CANCELLED, self.now(), "user"
         handoff.enqueue_cancel(self.session, booking, "相談者からのキャンセルにより、このオンライン相談は取り消しとなりました。")
+        return self._view(booking)
+
+    # The day of the session
+
+    def _today(self) -> list[Booking]:
+        now = self.now()
+        midnight = datetime.combine(to_tokyo(now).date() + timedelta(days=1), time(0), tzinfo=to_tokyo(now).tzinfo)
+        return list(self.session.scalars(
+            select(Booking).where(Booking.user_id == self.user.id, Booking.status == CONFIRMED,
+                                  Booking.ends_at > now, Booking.starts_at < midnight).order_by(Booking.starts_at)))
+
+    def todays_bookings(self) -> list[BookingView]:
+        return [self._view(b) for b in self._today()]
+
+    def _contact(self, reference: str, contact: str, minutes: int | None) -> Booking | None:
+        booking = next((b for b in self._today() if b.reference == reference), None)
+        if booking is None:
+            return None
+        booking.same_day_contact, booking.late_minutes, booking.same_day_contact_at = contact, minutes, self.now()
+        return booking
+
+    def report_late(self, reference: str, minutes: int) -> BookingView | None:
+        booking = self._contact(reference, LATE, minutes)
+        if booking is None:
+            return None
+        # No personal data: the reference and the time lead the counsellor to the booking in the console.
+        raise_alert(self.session, self.config, SAME_DAY_LATE,
+                    f"Booking {booking.reference} ({to_tokyo(booking.starts_at):%Y-%m-%d %H:%M}): the user says "
+                    f"they will be about {minutes} minutes late.", booking.id)
+        return self._view(booking)
+
+    def report_absent(self, reference: str) -> BookingView | None:
+        booking = self._contact(reference, ABSENT, None)
+        if booking is None:
+            return None
+        cancelled = self.settings.same_day_cancel_on_line
+        if cancelled:
+            booking.status, booking.cancelled_at, booking.cancelled_by = CANCELLED, self.now(), "user"
+            handoff.enqueue_cancel(self.session, booking,
+                                   "相談者から当日キャンセルのご連絡があり、このオンライン相談は取り消しとなりました。")
+        raise_alert(self.session, self.config, SAME_DAY_ABSENT,
+                    f"Booking {booking.reference} ({to_tokyo(booking.starts_at):%Y-%m-%d %H:%M}): the user says "
+                    f"they cannot come today" + (" (cancelled on LINE)." if cancelled else "."), booking.id)
         return self._view(booking)
 
     def reschedule(self, reference: str, slot: datetime) -> BookingView | SlotLost | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from conversations import messages as m
 from conversations.flow import Advance, Chose, Ctx, Finish, Flow, Outcome, Reask, Reply, Step
-from conversations.flows import reschedule
+from conversations.flows import reschedule, same_day
 from conversations.schedule import label_slot
 
 
@@ -14,21 +14,31 @@ def _phone_only(ctx: Ctx) -> str:
     return f"当日のキャンセル・変更はお電話（{s.phone}、{s.phone_hours}）でお願いします。"
 
 
+def listed(ctx: Ctx) -> list:
+    """The upcoming bookings, and today's sessions already under way (for 遅れる・参加できない)."""
+    upcoming = ctx.desk.active_bookings()
+    known = {b.reference for b in upcoming}
+    return [b for b in ctx.desk.todays_bookings() if b.reference not in known] + upcoming
+
+
 def guard(ctx: Ctx) -> Outcome | None:
-    if not ctx.desk.active_bookings():
+    if not listed(ctx):
         return Finish([m.text("現在、ご予約はありません。")])
     return None
 
 
 def ask_which(ctx: Ctx) -> list[m.Message]:
     bubbles = []
-    for booking in ctx.desk.active_bookings():
+    for booking in listed(ctx):
         footer = (
             [{"type": "button", "style": "secondary", "action": ctx.button("キャンセルする", "list", booking.reference,
                                                                           "この予約をキャンセルする")}]
             if booking.self_cancellable
             else [{"type": "text", "text": _phone_only(ctx), "wrap": True, "size": "xs"}]
         )
+        if booking.today:
+            footer.insert(0, {"type": "button", "style": "primary", "action": ctx.button(
+                "遅れる・参加できない", "list", same_day.DAY + booking.reference, "遅れる・参加できない")})
         if booking.reschedulable:
             footer.insert(0, {"type": "button", "style": "secondary", "action": ctx.button(
                 "日時を変更", "list", reschedule.MOVE + booking.reference, "この予約の日時を変更する")})
@@ -48,13 +58,15 @@ def ask_which(ctx: Ctx) -> list[m.Message]:
 def choose_booking(ctx: Ctx, reply: Reply) -> Outcome:
     if not isinstance(reply, Chose):
         return Reask("キャンセルする予約を、ボタンからお選びください。")
-    moving = reply.value.startswith(reschedule.MOVE)
-    reference = reply.value.removeprefix(reschedule.MOVE)
-    booking = next((b for b in ctx.desk.active_bookings() if b.reference == reference), None)
+    moving, on_the_day = reply.value.startswith(reschedule.MOVE), reply.value.startswith(same_day.DAY)
+    reference = reply.value.removeprefix(reschedule.MOVE).removeprefix(same_day.DAY)
+    booking = next((b for b in listed(ctx) if b.reference == reference), None)
     if booking is None:
         return Finish([m.text("その予約はすでにキャンセルされているか、終了しています。")])
     if moving:
         return reschedule.start(ctx, booking)
+    if on_the_day:
+        return same_day.start(ctx, booking)
     if not booking.self_cancellable:
         return Finish([m.text(_phone_only(ctx))])
     return Advance({"reference": booking.reference, "label": label_slot(booking.slot, ctx.desk.settings.rules)})
@@ -92,5 +104,6 @@ MY_BOOKINGS = Flow(
         Step("sure", ask_sure, judge_sure, help="「はい」でキャンセル、「いいえ」でそのままになります。",
              reask_with_question=True),
         *reschedule.STEPS,
+        *same_day.STEPS,
     ),
 )
