@@ -92,6 +92,13 @@ def _teams_alert_webhook_url(env: Mapping[str, str]) -> str:
     return url
 
 
+def _no_show_restriction(env: Mapping[str, str]) -> str:
+    value = (env.get("NO_SHOW_RESTRICTION") or "ask").strip().lower()
+    if value not in ("ask", "auto"):
+        raise RuntimeError("NO_SHOW_RESTRICTION must be ask or auto")
+    return value
+
+
 def _retention(env: Mapping[str, str]) -> dict[str, int]:
     days = _int(env, "RETENTION_DAYS", 365)
     body_days = _int(env, "WEBHOOK_BODY_RETENTION_DAYS", 30)
@@ -219,6 +226,12 @@ class Config:
     graph_invite_details: bool = False
     graph_retry_window_minutes: int = 120
     no_show_limit: int = 2
+    # No-shows counted for NO_SHOW_LIMIT are those of the last this many days.
+    no_show_window_days: int = 180
+    # At the limit: "ask" the operator in the console (an alert), or restrict "auto"matically.
+    no_show_restriction: str = "ask"
+    # A restriction for no-shows (and the console's default end date) ends by itself after this many days.
+    restriction_days: int = 90
     reminder_day_before: time = time(18, 0)
     reminder_minutes_before: int = 60
     scheduler_seconds: float = 30.0
@@ -323,6 +336,9 @@ class Config:
             graph_invite_details=(env.get("GRAPH_INVITE_DETAILS") or "").lower() in ("1", "true", "yes", "on"),
             graph_retry_window_minutes=_int(env, "GRAPH_RETRY_WINDOW_MINUTES", 120),
             no_show_limit=_int(env, "NO_SHOW_LIMIT", 2),
+            no_show_window_days=_int(env, "NO_SHOW_WINDOW_DAYS", 180),
+            no_show_restriction=_no_show_restriction(env),
+            restriction_days=_int(env, "RESTRICTION_DAYS", 90),
             reminder_day_before=time.fromisoformat(env.get("REMINDER_DAY_BEFORE_AT") or "18:00"),
             reminder_minutes_before=_int(env, "REMINDER_MINUTES_BEFORE", 60),
             scheduler_seconds=_float(env, "SCHEDULER_SECONDS", 30.0),

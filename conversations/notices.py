@@ -7,7 +7,7 @@ from datetime import datetime
 from conversations import messages as m
 from conversations.desk import DeskSettings
 from conversations.flows.booking_cards import PREPARE, late_rule
-from conversations.schedule import label_slot
+from conversations.schedule import label_slot, to_tokyo
 from conversations.texts import with_menu
 
 
@@ -67,17 +67,35 @@ def cancelled_on_request(settings: DeskSettings, slot: datetime, in_person: bool
                              "またのご利用をお待ちしています。")])
 
 
-def restricted_after_no_shows(settings: DeskSettings, count: int) -> list[m.Message]:
+def _until(until: datetime | None) -> str:
+    if until is None:
+        return ""
+    day = to_tokyo(until).date()
+    return f"\n{day.year}年{day.month}月{day.day}日からは、ふたたびLINEでご予約いただけます。"
+
+
+def no_show_noticed(settings: DeskSettings, slot: datetime) -> list[m.Message]:
+    """After a no-show that does not (yet) restrict: kind, and says what repeated ones lead to."""
+    return with_menu([m.text(
+        f"{label_slot(slot, settings.rules)} のご相談は、ご参加が確認できなかったため終了しました。"
+        "ご都合が合わなかったのかもしれませんね。またご相談したくなったときは、いつでもご予約ください。\n"
+        "なお、ご連絡なくご参加いただけないことが続くと、LINEからのご予約をしばらくお受けできなくなる場合があります。"
+        "ご都合が悪くなったときは、「予約の確認・キャンセル」からお知らせください。")])
+
+
+def restricted_after_no_shows(settings: DeskSettings, count: int, until: datetime | None = None) -> list[m.Message]:
     return [m.text(f"ご予約の時間にご参加いただけないことが{count}回ありました。"
                    "そのため、LINEからのご予約を一時お受けできなくなっています。"
-                   f"ご相談を希望される場合は、お電話（{settings.phone}、{settings.phone_hours}）でご連絡ください。")]
+                   f"ご相談を希望される場合は、お電話（{settings.phone}、{settings.phone_hours}）でご連絡ください。"
+                   + _until(until))]
 
 
-def restricted_by_desk(settings: DeskSettings) -> list[m.Message]:
+def restricted_by_desk(settings: DeskSettings, until: datetime | None = None) -> list[m.Message]:
     """An operator restricted booking. The operator's reason is internal and is not quoted."""
     return [m.text("窓口の判断により、LINEからのご予約を一時お受けできなくなりました。"
                    "ご不便をおかけして申し訳ありません。"
-                   f"ご相談やお問い合わせは、お電話（{settings.phone}、{settings.phone_hours}）でお受けしています。")]
+                   f"ご相談やお問い合わせは、お電話（{settings.phone}、{settings.phone_hours}）でお受けしています。"
+                   + _until(until))]
 
 
 def restriction_lifted(settings: DeskSettings) -> list[m.Message]:

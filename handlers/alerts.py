@@ -38,6 +38,7 @@ CHAT_WAITING = "chat_waiting"
 CRISIS_WORDS = "crisis_words"
 SAME_DAY_LATE = "same_day_late"
 SAME_DAY_ABSENT = "same_day_absent"
+NO_SHOW_REVIEW = "no_show_review"
 TITLES = {
     HANDOFF_FAILED: "Teams会議の作成に失敗しました",
     CANCEL_FAILED: "Teams会議の取り消しに失敗しました",
@@ -48,6 +49,7 @@ TITLES = {
     CRISIS_WORDS: "危機的な言葉が届きました",
     SAME_DAY_LATE: "相談者から遅れるとの連絡がありました",
     SAME_DAY_ABSENT: "相談者から参加できないとの連絡がありました",
+    NO_SHOW_REVIEW: "欠席が続いている相談者への対応を判断してください",
 }
 DEFAULT_TITLE = "対応が必要なアラートがあります"
 

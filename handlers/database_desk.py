@@ -85,6 +85,10 @@ class DatabaseDesk:
     def restriction(self) -> str | None:
         if self.user.restricted_at is None:
             return None
+        if self.user.restricted_until is not None and self.user.restricted_until <= self.now():
+            # Its end has come: it lifts by itself (the user was told the date), before the sweep does.
+            self.user.restricted_at = self.user.restriction_reason = self.user.restricted_until = None
+            return None
         return self.user.restriction_reason or "restricted"
 
     def flag_crisis(self) -> None:

@@ -18,7 +18,7 @@ from models import Booking, LineUser
 from models.booking import CONFIRMED, EXPIRED, HELD
 
 from bot.ops import retention
-from handlers import chats
+from handlers import chats, users
 from bot.line.outbox import queue_answer
 from bot.services import Services
 
@@ -71,6 +71,8 @@ def run_periodic(services: Services, now: datetime | None = None) -> dict[str, i
     for booking_id, when in due:
         done["reminders"] += _remind(services, booking_id, when, now)
     done.update(chats.sweep(services, now))
+    with services.db.transaction() as session:
+        done["restrictions_lifted"] = users.lift_expired_restrictions(session, now)
     # Last: on the day's first tick a long purge must not hold up this tick's reminders.
     purged = retention.run(services, now)
     if purged is not None:
