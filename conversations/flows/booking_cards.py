@@ -20,7 +20,8 @@ PREPARE = ("・周りに人がいない、静かな個室からご参加くだ�
 def late_rule(settings: DeskSettings) -> str:
     """The seeds' 10-minute rule, as users read it (the minutes from the settings)."""
     return (f"開始時刻から{settings.late_minutes}分を過ぎてもご参加が確認できない場合は、"
-            "ご欠席（不参加）として扱います。遅れる場合やご参加できなくなった場合は、お早めにご連絡ください。")
+            "ご欠席（不参加）として扱います。遅れる場合やご参加できなくなった場合は、当日、メニューの"
+            "「予約の確認・キャンセル」からお早めにお知らせください。")
 
 
 def _row(label: str, value: str) -> dict:
