@@ -80,6 +80,16 @@ class BookingDetails:
 
 
 @dataclass(frozen=True)
+class PreviousDetails:
+    """What a returning user gave at their last booking, offered for reuse."""
+
+    name: str
+    furigana: str
+    email: str
+    phone: str
+
+
+@dataclass(frozen=True)
 class Confirmed:
     booking: BookingView
 
@@ -146,6 +156,8 @@ class Desk(Protocol):
     def reschedule(self, reference: str, slot: datetime) -> BookingView | SlotLost | None: ...
     # Today's sessions of this user that have not ended (also those already started).
     def todays_bookings(self) -> list[BookingView]: ...
+    # The name, reading, e-mail and phone of this user's last confirmed booking, if still kept.
+    def previous_details(self) -> PreviousDetails | None: ...
     # The user's contact on the day: recorded on the booking, the counsellor alerted. None: no such
     # session today. report_absent cancels the booking when same_day_cancel_on_line is on.
     def report_late(self, reference: str, minutes: int) -> BookingView | None: ...

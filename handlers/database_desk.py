@@ -24,6 +24,7 @@ from conversations.desk import (
     Hold,
     LimitReached,
     Maintenance,
+    PreviousDetails,
     SlotLost,
 )
 from conversations.policy import PolicyDocument, policy_in_force
@@ -238,6 +239,14 @@ class DatabaseDesk:
         booking.status, booking.cancelled_at, booking.cancelled_by = CANCELLED, self.now(), "user"
         handoff.enqueue_cancel(self.session, booking, "相談者からのキャンセルにより、このオンライン相談は取り消しとなりました。")
         return self._view(booking)
+
+    def previous_details(self) -> PreviousDetails | None:
+        row = self.session.execute(
+            select(Booking.name, Booking.furigana, Booking.email, Booking.phone)
+            .where(Booking.user_id == self.user.id, Booking.confirmed_at.is_not(None), Booking.name.is_not(None),
+                   Booking.furigana.is_not(None), Booking.email.is_not(None), Booking.phone.is_not(None))
+            .order_by(Booking.confirmed_at.desc()).limit(1)).first()
+        return PreviousDetails(*row) if row is not None else None
 
     # The day of the session
 

@@ -31,7 +31,7 @@ from models.message_log import INBOUND
 
 # The booking flow's steps as the funnel shows them. "edit" is left out: it is a detour from the
 # summary back to an earlier step, not a stage every booking passes through.
-FUNNEL_SKIP = ("edit",)
+FUNNEL_SKIP = ("edit", "reuse")  # reuse: only returning users see it
 STEP_LABELS = {
     "topic": "テーマの選択",
     "age": "年齢",

@@ -15,7 +15,7 @@ from conversations.flow import Advance, Chose, Ctx, Exit, Finish, Flow, Outcome,
 from conversations.schedule import label_date, label_slot, to_tokyo
 from conversations.texts import NAV
 from conversations.when import parse_day, parse_time
-from conversations.flows import booking_age
+from conversations.flows import booking_age, booking_reuse
 from conversations.flows import booking_cards as cards
 
 
@@ -112,7 +112,8 @@ def choose_time(ctx: Ctx, reply: Reply) -> Outcome:
     if held is None:
         return Stay([m.text("申し訳ありません。その時間はちょうど埋まりました。別の時間をお選びください。")])
     minutes = desk.settings.rules.hold_minutes
-    return Advance({"slot": slot.isoformat()}, goto=_back_to_summary(ctx),
+    reuse = None if desk.previous_details() is not None else "name"  # the offer to a returning user, or the name
+    return Advance({"slot": slot.isoformat()}, goto=_back_to_summary(ctx) or reuse,
                    say=[m.text(f"{label_slot(slot, desk.settings.rules)} を{minutes}分間お取り置きしました。"
                                "続けてお名前などを伺います。")])
 
@@ -199,6 +200,7 @@ BOOKING = Flow(
              reask_with_question=True),
         Step("time", ask_time, choose_time, "ご希望の時間をボタンから選ぶか、「10:00」のように入力してください。",
              reask_with_question=True),
+        booking_reuse.STEP,
         Step("name", question("お名前（氏名）をご入力ください。"),
              field("name", lambda ctx, s: v.full_name(s)), "お名前を漢字などでご入力ください（例：山田 太郎）。"),
         Step("furigana", question("フリガナをカタカナでご入力ください。"),
