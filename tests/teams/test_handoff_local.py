@@ -153,8 +153,8 @@ def test_two_no_shows_bring_a_kind_notice_then_the_operators_decision(booked, se
     with services.db.transaction() as session:
         mark(session, services, booking(services).reference, False, SESSION_START + timedelta(minutes=15))
     booked.now = datetime(2026, 12, 3, 9, 0, tzinfo=TOKYO)
-    play(booked, [(tap("相談を予約する"),), (tap("キャリア・転職"),), (send("25"),), (tap("12/4(金)"),), (tap("10:00"),)]
-         + DETAILS + [(tap("確定"), says("ご予約が確定しました"))])
+    play(booked, [(tap("相談を予約する"),), (tap("キャリア・転職"),), (send("25"),), (tap("12/4(金)"),), (tap("10:00"),),
+                  (tap("新しく入力する"),)] + DETAILS + [(tap("確定"), says("ご予約が確定しました"))])
     with services.db.transaction() as session:
         second = datetime(2026, 12, 4, 10, 20, tzinfo=TOKYO)
         mark(session, services, booking(services).reference, False, second)
