@@ -77,6 +77,7 @@ class BookingDetails:
     email: str
     phone: str
     consultation: str
+    attendant: str | None = None
 
 
 @dataclass(frozen=True)

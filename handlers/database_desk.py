@@ -228,6 +228,7 @@ class DatabaseDesk:
         booking.topic = details.topic
         booking.name, booking.furigana, booking.age = details.name, details.furigana, details.age
         booking.email, booking.phone, booking.consultation = details.email, details.phone, details.consultation
+        booking.attendant = details.attendant
         self.session.flush()
         handoff.enqueue_create(self.session, booking)
         return Confirmed(self._view(booking))

@@ -42,6 +42,7 @@ STEP_LABELS = {
     "email": "メールアドレス",
     "phone": "電話番号",
     "consultation": "ご相談内容",
+    "attendant": "同席者",
     "summary": "内容の確認",
 }
 CONFIRMED_LABEL = "予約確定"

@@ -171,7 +171,7 @@ def erasure_preview(session: Session, user_id: int) -> Erasure:
     """What `erase` would clear now, as counts."""
     user = _user(session, user_id)
     bookings = list(session.scalars(select(Booking).where(Booking.user_id == user.id)))
-    with_details = [b for b in bookings if any((b.name, b.furigana, b.email, b.phone, b.consultation))]
+    with_details = [b for b in bookings if any((b.name, b.furigana, b.email, b.phone, b.consultation, b.attendant))]
     state = session.get(ConversationState, user.id)
     events = session.scalars(select(WebhookEvent.body).where(_events_of(user)))
     sent = session.scalars(select(OutboundMessage.messages).where(
@@ -204,6 +204,7 @@ def erase(session: Session, user_id: int, now: datetime) -> Erasure:
         meeting.attendees = [a for a in meeting.attendees if a not in emails]
     for booking in bookings:
         booking.name = booking.furigana = booking.email = booking.phone = booking.consultation = None
+        booking.attendant = None
 
     session.execute(update(MessageLog).where(MessageLog.user_id == user.id)
                     .values(text=None, payload={}).execution_options(synchronize_session=False))

@@ -38,6 +38,8 @@ class Booking(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(20))
     consultation: Mapped[str | None] = mapped_column(Text)
+    # Who attends with the user (conversations/flows/booking_attendant.py): for the counsellor only.
+    attendant: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = stamped()
     confirmed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]

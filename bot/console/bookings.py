@@ -17,6 +17,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from conversations.flows.booking_attendant import label as attendant_label
 from conversations.schedule import TOKYO, BookingRules, is_open_day
 from models import Booking, Counsellor, LineUser, Operator
 from models.booking import (
@@ -229,6 +230,7 @@ def booking(reference: str):
         can_mark=found.status in (CONFIRMED, ATTENDED, NO_SHOW),
         reason_limit=booking_actions.REASON_LIMIT,
         cancelled_by_label=CANCELLED_BY_LABELS.get(found.cancelled_by or "", found.cancelled_by),
+        attendant_label=attendant_label(found.attendant) if found.name or found.attendant else "—",
         )
 
 

@@ -15,7 +15,7 @@ from conversations.flow import Advance, Chose, Ctx, Exit, Finish, Flow, Outcome,
 from conversations.schedule import label_date, label_slot, to_tokyo
 from conversations.texts import NAV
 from conversations.when import parse_day, parse_time
-from conversations.flows import booking_age, booking_reuse
+from conversations.flows import booking_age, booking_attendant, booking_reuse
 from conversations.flows import booking_cards as cards
 
 
@@ -158,7 +158,8 @@ def confirm_or_change(ctx: Ctx, reply: Reply) -> Outcome:
     a = ctx.answers
     result = ctx.desk.confirm(BookingDetails(
         topic=a["topic"], slot=datetime.fromisoformat(a["slot"]), name=a["name"], furigana=a["furigana"],
-        age=a["age"], email=a["email"], phone=a["phone"], consultation=a["consultation"]))
+        age=a["age"], email=a["email"], phone=a["phone"], consultation=a["consultation"],
+        attendant=a.get("attendant")))
     if isinstance(result, SlotLost):
         return Advance({"editing": True}, goto="date", say=[m.text(
             "お取り置きの時間が過ぎ、その枠が埋まってしまいました。日時を選び直してください（ほかの入力内容はそのままです）。")])
@@ -169,7 +170,7 @@ def confirm_or_change(ctx: Ctx, reply: Reply) -> Outcome:
 
 
 EDITABLE = {"日時": "date", "お名前": "name", "フリガナ": "furigana", "年齢": "age",
-            "メールアドレス": "email", "電話番号": "phone", "ご相談内容": "consultation"}
+            "メールアドレス": "email", "電話番号": "phone", "ご相談内容": "consultation", "同席者": "attendant"}
 
 
 def ask_which_field(ctx: Ctx) -> list[m.Message]:
@@ -214,6 +215,7 @@ BOOKING = Flow(
                                  "（どんなことでお困りか、簡単で大丈夫です）。", NAV)],
              field("consultation", lambda ctx, s: v.consultation_text(s, ctx.desk.settings.consultation_limit)),
              "ご相談になりたいことを、文章でご入力ください。"),
+        booking_attendant.step(_back_to_summary),
         Step("summary", ask_summary, confirm_or_change, "内容をご確認のうえ「確定」を押してください。直す場合は「修正」です。",
              reask_with_question=True),
         Step("edit", ask_which_field, choose_field, "修正する項目をボタンからお選びください。", reask_with_question=True),

@@ -8,6 +8,7 @@ from conversations import messages as m
 from conversations import validators as v
 from conversations.desk import BookingView, DeskSettings
 from conversations.flow import Ctx
+from conversations.flows.booking_attendant import label as attendant_label
 from conversations.schedule import BookingRules, label_date, label_slot, to_tokyo
 
 PREPARE = ("・周りに人がいない、静かな個室からご参加ください。\n"
@@ -62,6 +63,7 @@ def summary(ctx: Ctx, rules: BookingRules) -> m.Message:
             _row("メール", a["email"]),
             _row("電話", v.format_phone(a["phone"])),
             _row("ご相談内容", a["consultation"]),
+            _row("同席者", attendant_label(a.get("attendant"))),
         ]},
         "footer": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": [
             {"type": "button", "style": "primary", "action": ctx.button("確定", "summary", "confirm", "確定する")},

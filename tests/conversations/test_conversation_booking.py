@@ -53,7 +53,9 @@ def test_each_detail_is_asked_again_kindly_when_it_does_not_fit(chat):
         (send("123"), at("booking", "phone")),
         (send("+81 90 1234 5678"), says("ご相談内容")),
         (send("あ" * 401), says("400文字以内", "401文字"), at("booking", "consultation")),
-        (send("相談です"), says("ヤマダ タロウ", "090-1234-5678"), at("booking", "summary")),
+        (send("相談です"), at("booking", "attendant")),
+        (send("いない"), says("ボタンから"), at("booking", "attendant")),
+        (send("なし"), says("ヤマダ タロウ", "090-1234-5678"), at("booking", "summary")),
     ])
 
 

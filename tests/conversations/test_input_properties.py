@@ -208,9 +208,9 @@ def test_an_hour_with_ji_or_ji_han_is_on_the_hour_or_half_past(hour: int, half: 
 # --- the whole engine ---------------------------------------------------------------------------
 
 STEPS = [None, "consent", "topic", "age", "date", "time", "name", "furigana", "email", "phone", "consultation",
-         "summary", "edit"]
+         "attendant", "summary", "edit"]
 DETAILS = [("name", "青木 一"), ("furigana", "アオキ ハジメ"), ("email", "hajime@example.jp"),
-           ("phone", "090-1234-5678"), ("consultation", "転職の相談です")]
+           ("phone", "090-1234-5678"), ("consultation", "転職の相談です"), ("attendant", "なし")]
 _users = itertools.count(1)
 
 

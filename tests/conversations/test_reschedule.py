@@ -93,7 +93,7 @@ def test_a_day_whose_cut_off_passed_while_choosing_is_refused(chat, services):
     # Booked for Friday the 4th; moving on Tuesday morning offers Wednesday the 2nd.
     play(chat, AGREED + [(tap("相談を予約する"),), (tap("キャリア・転職"),), (send("25"),), (tap("12/4(金)"),),
                          (tap("10:00"),), (send("山田 太郎"),), (send("ヤマダ タロウ"),), (send("taro@example.jp"),),
-                         (send("09012345678"),), (send("相談です"),), (tap("確定"), says("ご予約が確定しました"))])
+                         (send("09012345678"),), (send("相談です"),), (tap("なし"),), (tap("確定"), says("ご予約が確定しました"))])
     chat.now = datetime(2026, 12, 1, 11, 50, tzinfo=TOKYO)
     play(chat, [(tap("予約の確認・キャンセル"),), (tap("日時を変更"), offers("12/2(水)"))])
     chat.now = datetime(2026, 12, 1, 12, 0, tzinfo=TOKYO)  # booking for the 2nd closed at noon

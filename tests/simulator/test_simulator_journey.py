@@ -79,7 +79,7 @@ def test_a_new_friend_books_gets_the_teams_link_and_cancels_without_a_dead_end(p
     bot_says(page, "お取り置きしました")
     for answer, next_question in [("山田 太郎", "フリガナ"), ("やまだ たろう", "メールアドレス"),
                                   ("taro@example.jp", "電話番号"), ("09012345678", "ご相談内容"),
-                                  ("転職の相談です", "ご予約内容の確認")]:
+                                  ("転職の相談です", "ご一緒に参加される方"), ("なし", "ご予約内容の確認")]:
         say(page, answer)
         bot_says(page, next_question)
     tap(page, "確定")

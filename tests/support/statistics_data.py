@@ -21,7 +21,7 @@ from models import Booking, Counsellor, LineUser, MessageLog, PolicyConsent
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 TODAY = datetime(2026, 11, 22, 12, 0, tzinfo=TOKYO)
-STEPS = ["topic", "age", "date", "time", "name", "furigana", "email", "phone", "consultation", "summary"]
+STEPS = ["topic", "age", "date", "time", "name", "furigana", "email", "phone", "consultation", "attendant", "summary"]
 
 # Personal data that must never appear in the statistics.
 PERSONAL = {
@@ -53,7 +53,7 @@ EXPECTED_WEEKS = {
 }
 # Distinct users who reached each step of the booking flow in the period, then confirmed.
 EXPECTED_FUNNEL = {"topic": 7, "age": 6, "date": 6, "time": 6, "name": 6, "furigana": 5, "email": 5,
-                   "phone": 5, "consultation": 5, "summary": 5, "confirmed": 5}
+                   "phone": 5, "consultation": 5, "attendant": 5, "summary": 5, "confirmed": 5}
 
 
 def seed(db) -> None:
