@@ -65,6 +65,8 @@ class BookingView:
     reschedulable: bool = False
     # The session is today (Tokyo) and has not ended: 遅れる・参加できない is offered.
     today: bool = False
+    # 予定に追加: a signed, expiring link to the booking's .ics file (set on confirmation).
+    calendar_url: str | None = None
 
 
 @dataclass(frozen=True)

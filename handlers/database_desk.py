@@ -6,6 +6,7 @@ One instance serves one user's turn, inside that turn's transaction.
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Callable
 
@@ -34,7 +35,7 @@ from models.booking import ABSENT, CANCELLED, CONFIRMED, EXPIRED, HELD, LATE, RE
 from models.desk_setting import MAINTENANCE
 
 from bot.config import Config
-from handlers import chats, handoff
+from handlers import calendar_links, chats, handoff
 from handlers.alerts import SAME_DAY_ABSENT, SAME_DAY_LATE, raise_alert
 
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread on the phone
@@ -231,7 +232,8 @@ class DatabaseDesk:
         booking.attendant = details.attendant
         self.session.flush()
         handoff.enqueue_create(self.session, booking)
-        return Confirmed(self._view(booking))
+        url = calendar_links.url_for_booking(booking, self.config.secret_key, self.config.public_base_url)
+        return Confirmed(replace(self._view(booking), calendar_url=url))
 
     def cancel(self, reference: str) -> BookingView | None:
         booking = next((b for b in self._active() if b.reference == reference), None)

@@ -204,7 +204,7 @@ def erase(session: Session, user_id: int, now: datetime) -> Erasure:
         meeting.attendees = [a for a in meeting.attendees if a not in emails]
     for booking in bookings:
         booking.name = booking.furigana = booking.email = booking.phone = booking.consultation = None
-        booking.attendant = None
+        booking.attendant = booking.calendar_key = None
 
     session.execute(update(MessageLog).where(MessageLog.user_id == user.id)
                     .values(text=None, payload={}).execution_options(synchronize_session=False))

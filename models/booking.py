@@ -40,6 +40,8 @@ class Booking(Base):
     consultation: Mapped[str | None] = mapped_column(Text)
     # Who attends with the user (conversations/flows/booking_attendant.py): for the counsellor only.
     attendant: Mapped[str | None] = mapped_column(String(20))
+    # The random part of the 予定に追加 link's token (handlers/calendar_links.py).
+    calendar_key: Mapped[str | None] = mapped_column(String(32), unique=True, index=True)
     created_at: Mapped[datetime] = stamped()
     confirmed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]

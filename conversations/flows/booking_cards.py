@@ -82,4 +82,5 @@ def confirmation(ctx: Ctx, booking: BookingView) -> list[m.Message]:
         "Microsoft Teamsの参加用リンクは、あらためてこのLINEでお送りします。\n\n"
         f"当日までのご準備\n{PREPARE}\n\n{late_rule(s)}\n\n"
         "キャンセルは前日まで、メニューの「予約の確認・キャンセル」からできます。"
-        f"当日はお電話（{s.phone}）でお願いします。")]
+        f"当日はお電話（{s.phone}）でお願いします。"
+        + (f"\n\n予定に追加（カレンダー用ファイル）：\n{booking.calendar_url}" if booking.calendar_url else ""))]
