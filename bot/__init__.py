@@ -62,6 +62,9 @@ def create_app(config: Config | None = None, *, clock: Clock | None = None) -> F
     app.register_blueprint(health.bp)
     init_observability(app)
     app.register_blueprint(policy_pages.bp)
+    from bot import calendar_page
+
+    app.register_blueprint(calendar_page.bp)
     if config.graph is None:
         from bot.teams import meeting_page
 

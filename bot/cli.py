@@ -106,14 +106,16 @@ def register_commands(app: Flask) -> None:
     @app.cli.command("cancel-booking")
     @click.argument("reference")
     @click.option("--reason", required=True, help="why the desk cancels (kept with the booking)")
-    def cancel_booking(reference: str, reason: str) -> None:
+    @click.option("--asked-by", type=click.Choice(["desk", "phone", "in-person"]), default="desk", show_default=True,
+                  help="who asked: the desk itself, or the user by phone or in person")
+    def cancel_booking(reference: str, reason: str, asked_by: str) -> None:
         """Cancel a booking for the desk: the Teams invite is withdrawn and the user is told on LINE."""
         from handlers.bookings import BookingActionError, cancel_for_desk
 
         services = current_services()
         try:
             with services.db.transaction() as session:
-                cancel_for_desk(session, services, reference, reason, services.clock())
+                cancel_for_desk(session, services, reference, reason, services.clock(), asked_by.replace("-", "_"))
         except BookingActionError as e:
             raise click.ClickException(str(e)) from None
         click.echo(f"{reference}: cancelled")

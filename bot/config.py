@@ -101,6 +101,11 @@ def _reminders(env: Mapping[str, str]) -> tuple[str, ...]:
     if choice not in REMINDER_CHOICES:
         raise RuntimeError("REMINDERS must be both, day_before, hour_before or none")
     return REMINDER_CHOICES[choice]
+def _no_show_restriction(env: Mapping[str, str]) -> str:
+    value = (env.get("NO_SHOW_RESTRICTION") or "ask").strip().lower()
+    if value not in ("ask", "auto"):
+        raise RuntimeError("NO_SHOW_RESTRICTION must be ask or auto")
+    return value
 
 
 def _retention(env: Mapping[str, str]) -> dict[str, int]:
@@ -230,7 +235,12 @@ class Config:
     graph_invite_details: bool = False
     graph_retry_window_minutes: int = 120
     no_show_limit: int = 2
-    no_show_after_minutes: int = 10
+    # No-shows counted for NO_SHOW_LIMIT are those of the last this many days.
+    no_show_window_days: int = 180
+    # At the limit: "ask" the operator in the console (an alert), or restrict "auto"matically.
+    no_show_restriction: str = "ask"
+    # A restriction for no-shows (and the console's default end date) ends by itself after this many days.
+    restriction_days: int = 90
     reminder_day_before: time = time(18, 0)
     reminder_minutes_before: int = 60
     # Which reminders are sent (REMINDERS): each is a push, counted against LINE's monthly quota.
@@ -266,6 +276,11 @@ class Config:
     # also posts a card without personal data to that channel. Empty: the console only. The URL
     # carries the flow's signature (`sig=`): a secret, never logged.
     teams_alert_webhook_url: str = ""
+
+    @property
+    def no_show_after_minutes(self) -> int:
+        """The 10-minute rule (NO_SHOW_AFTER_MINUTES): a session is marked a no-show only after it."""
+        return self.desk.late_minutes
 
     @property
     def line_api_data_url(self) -> str:
@@ -336,6 +351,9 @@ class Config:
             graph_invite_details=(env.get("GRAPH_INVITE_DETAILS") or "").lower() in ("1", "true", "yes", "on"),
             graph_retry_window_minutes=_int(env, "GRAPH_RETRY_WINDOW_MINUTES", 120),
             no_show_limit=_int(env, "NO_SHOW_LIMIT", 2),
+            no_show_window_days=_int(env, "NO_SHOW_WINDOW_DAYS", 180),
+            no_show_restriction=_no_show_restriction(env),
+            restriction_days=_int(env, "RESTRICTION_DAYS", 90),
             reminder_day_before=time.fromisoformat(env.get("REMINDER_DAY_BEFORE_AT") or "18:00"),
             reminder_minutes_before=_int(env, "REMINDER_MINUTES_BEFORE", 60),
             reminders=_reminders(env),
@@ -357,7 +375,11 @@ class Config:
                 topics=_list(env, "DESK_TOPICS") or DEMO_TOPICS,
                 age_min=_int(env, "AGE_MIN", DeskSettings.age_min),
                 age_max=_int(env, "AGE_MAX", DeskSettings.age_max),
+                under_age_contact=env.get("UNDER_AGE_CONTACT") or DeskSettings.under_age_contact,
+                over_age_contact=env.get("OVER_AGE_CONTACT") or DeskSettings.over_age_contact,
                 flow_timeout_minutes=_int(env, "FLOW_TIMEOUT_MINUTES", DeskSettings.flow_timeout_minutes),
+                late_minutes=_int(env, "NO_SHOW_AFTER_MINUTES", DeskSettings.late_minutes),
+                same_day_cancel_on_line=(env.get("SAME_DAY_CANCEL_ON_LINE") or "").lower() in ("1", "true", "yes", "on"),
                 policy_url=f"{public_base_url}/policy",
                 address=env.get("DESK_ADDRESS") or DeskSettings.address,
                 hotlines=tuple(h.strip() for h in (env.get("CRISIS_HOTLINES") or "").split(";") if h.strip())

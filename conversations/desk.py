@@ -34,7 +34,16 @@ class DeskSettings:
     topics: tuple[str, ...] = DEMO_TOPICS
     age_min: int = 15
     age_max: int = 39
+    # Where the age step sends someone the desk cannot serve (figures live here, not in the texts).
+    under_age_contact: str = "24時間子供SOSダイヤル（0120-0-78310、通話無料）"
+    over_age_contact: str = "お近くのハローワーク"
     consultation_limit: int = 400
+    # The seeds' 10-minute rule: this long after the start without the user, the session counts as
+    # a no-show (users are told in the confirmation and the reminder an hour before).
+    late_minutes: int = 10
+    # On the day, a user who cannot come may cancel on LINE (SAME_DAY_CANCEL_ON_LINE); off, as the
+    # seeds say, they are asked to call and the counsellor is told.
+    same_day_cancel_on_line: bool = False
     flow_timeout_minutes: int = 30
     policy_url: str = "http://127.0.0.1:8000/policy"
     hotlines: tuple[str, ...] = DEMO_HOTLINES
@@ -61,6 +70,12 @@ class BookingView:
     topic: str
     slot: datetime
     self_cancellable: bool
+    # The date and time can still be changed on LINE: the booking cut-off of the current slot has not passed.
+    reschedulable: bool = False
+    # The session is today (Tokyo) and has not ended: 遅れる・参加できない is offered.
+    today: bool = False
+    # 予定に追加: a signed, expiring link to the booking's .ics file (set on confirmation).
+    calendar_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,17 @@ class BookingDetails:
     consultation: str
     # The consultation text used words of crisis: the counsellor sees the booking marked.
     attention: bool = False
+    attendant: str | None = None
+
+
+@dataclass(frozen=True)
+class PreviousDetails:
+    """What a returning user gave at their last booking, offered for reuse."""
+
+    name: str
+    furigana: str
+    email: str
+    phone: str
 
 
 @dataclass(frozen=True)
@@ -140,3 +166,14 @@ class Desk(Protocol):
     def confirm(self, details: BookingDetails) -> Confirmed | SlotLost | LimitReached: ...
     def active_bookings(self) -> list[BookingView]: ...
     def cancel(self, reference: str) -> BookingView | None: ...
+    # Move a booking to the slot this user holds (or, the hold lapsed, to that slot if still free);
+    # None: it can no longer be changed (its cut-off passed, or it is no longer active).
+    def reschedule(self, reference: str, slot: datetime) -> BookingView | SlotLost | None: ...
+    # Today's sessions of this user that have not ended (also those already started).
+    def todays_bookings(self) -> list[BookingView]: ...
+    # The name, reading, e-mail and phone of this user's last confirmed booking, if still kept.
+    def previous_details(self) -> PreviousDetails | None: ...
+    # The user's contact on the day: recorded on the booking, the counsellor alerted. None: no such
+    # session today. report_absent cancels the booking when same_day_cancel_on_line is on.
+    def report_late(self, reference: str, minutes: int) -> BookingView | None: ...
+    def report_absent(self, reference: str) -> BookingView | None: ...

@@ -104,6 +104,11 @@ def bookable_days(now: datetime, rules: BookingRules) -> list[date]:
     return [d for d in days if any(bookable(s, now, rules) for s in slot_starts(d, rules))]
 
 
+def can_reschedule(slot_start: datetime, now: datetime, rules: BookingRules) -> bool:
+    """A booking's date and time can be changed on LINE until the booking cut-off of its own day."""
+    return now < booking_cutoff(to_tokyo(slot_start).date(), rules)
+
+
 def can_self_cancel(slot_start: datetime, now: datetime, rules: BookingRules) -> bool:
     slot, current = to_tokyo(slot_start), to_tokyo(now)
     if rules.same_day_cancel_by_phone:

@@ -34,6 +34,8 @@ class Invalid:
 @dataclass(frozen=True)
 class Ineligible:
     message: str
+    # Which side of the range: the flow refers someone older elsewhere than someone younger.
+    too_old: bool = False
 
 
 NAME_MAX = 40
@@ -110,7 +112,8 @@ def age(s: str, minimum: int, maximum: int) -> Valid[int] | Invalid | Ineligible
     if not minimum <= years <= maximum:
         return Ineligible(
             f"申し訳ありません。この窓口は{minimum}歳から{maximum}歳までの方を対象としています。"
-            "お近くのハローワークや、都道府県の総合相談窓口へのご相談をご検討ください。"
+            "お近くのハローワークや、都道府県の総合相談窓口へのご相談をご検討ください。",
+            too_old=years > maximum,
         )
     return Valid(years)
 

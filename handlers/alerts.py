@@ -39,6 +39,9 @@ CRISIS_WORDS = "crisis_words"
 QUOTA_80 = "line_quota_80"
 QUOTA_95 = "line_quota_95"
 QUOTA_EXHAUSTED = "line_quota_exhausted"
+SAME_DAY_LATE = "same_day_late"
+SAME_DAY_ABSENT = "same_day_absent"
+NO_SHOW_REVIEW = "no_show_review"
 TITLES = {
     HANDOFF_FAILED: "Teams会議の作成に失敗しました",
     CANCEL_FAILED: "Teams会議の取り消しに失敗しました",
@@ -50,6 +53,9 @@ TITLES = {
     QUOTA_80: "LINEのメッセージ通数が今月の上限の80%に達しました",
     QUOTA_95: "LINEのメッセージ通数が今月の上限の95%に達しました",
     QUOTA_EXHAUSTED: "LINEのメッセージ通数が今月の上限に達しました",
+    SAME_DAY_LATE: "相談者から遅れるとの連絡がありました",
+    SAME_DAY_ABSENT: "相談者から参加できないとの連絡がありました",
+    NO_SHOW_REVIEW: "欠席が続いている相談者への対応を判断してください",
 }
 DEFAULT_TITLE = "対応が必要なアラートがあります"
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from conversations import notices
 from models import Booking, LineUser
-from models.booking import CANCELLED, CONFIRMED, TEAMS_FAILED
+from models.booking import BY_DESK, BY_USER_IN_PERSON, BY_USER_PHONE, CANCELLED, CONFIRMED, TEAMS_FAILED
 
 from handlers import handoff
 from handlers.attendance import AttendanceError
@@ -24,6 +24,9 @@ from bot.services import Services
 REASON_LIMIT = 500
 # What the counsellor reads on the withdrawn Teams invite.
 DESK_CANCEL_COMMENT = "窓口の都合により、このオンライン相談はキャンセルとなりました。"
+USER_REQUEST_COMMENT = "相談者からのキャンセルのご連絡により、このオンライン相談はキャンセルとなりました。"
+# Who asked for a cancellation the desk makes: the desk itself, or the user by phone or in person.
+ASKED_BY = {"desk": BY_DESK, "phone": BY_USER_PHONE, "in_person": BY_USER_IN_PERSON}
 
 
 class BookingActionError(ValueError):
@@ -38,8 +41,16 @@ def find(session: Session, reference: str) -> Booking | None:
     return session.scalar(select(Booking).where(Booking.reference == reference))
 
 
-def cancel_for_desk(session: Session, services: Services, reference: str, reason: str, now: datetime) -> Booking:
-    """Cancel a confirmed booking for the desk: the Teams invite is withdrawn and the user told on LINE."""
+def cancel_for_desk(session: Session, services: Services, reference: str, reason: str, now: datetime,
+                    asked_by: str = "desk") -> Booking:
+    """Cancel a confirmed booking from the desk: the Teams invite is withdrawn and the user told on LINE.
+
+    `asked_by` says who asked: "desk" (the desk's own reasons), "phone" or "in_person" (the user asked
+    the staff). It is recorded (`cancelled_by`), chooses the user's message and is counted apart.
+    """
+    if asked_by not in ASKED_BY:
+        raise BookingActionError(f"asked_by must be one of {', '.join(ASKED_BY)}",
+                                 "取り消しの依頼元を選んでください。")
     reason = (reason or "").strip()
     if not reason:
         raise BookingActionError("a reason is required", "取り消しの理由を入力してください。")
@@ -51,11 +62,14 @@ def cancel_for_desk(session: Session, services: Services, reference: str, reason
         raise BookingActionError(f"no confirmed booking {reference}",
                                  "この予約は確定済みではないため、取り消せません。")
     booking.status, booking.cancelled_at = CANCELLED, now
-    booking.cancelled_by, booking.cancel_reason = "operator", reason
-    handoff.enqueue_cancel(session, booking, DESK_CANCEL_COMMENT)
+    booking.cancelled_by, booking.cancel_reason = ASKED_BY[asked_by], reason
+    by_desk = asked_by == "desk"
+    handoff.enqueue_cancel(session, booking, DESK_CANCEL_COMMENT if by_desk else USER_REQUEST_COMMENT)
     user = session.get(LineUser, booking.user_id)
-    queue_answer(session, user, notices.cancelled_by_desk(services.desk_settings, booking.starts_at),
-                 "operator", "cancelled", None, None, services)
+    settings = services.desk_settings
+    said = (notices.cancelled_by_desk(settings, booking.starts_at) if by_desk
+            else notices.cancelled_on_request(settings, booking.starts_at, asked_by == "in_person"))
+    queue_answer(session, user, said, "operator", "cancelled", None, None, services)
     return booking
 
 

@@ -6,6 +6,7 @@ One instance serves one user's turn, inside that turn's transaction.
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Callable
 
@@ -24,17 +25,19 @@ from conversations.desk import (
     Hold,
     LimitReached,
     Maintenance,
+    PreviousDetails,
     SlotLost,
 )
 from conversations.policy import PolicyDocument, policy_in_force
-from conversations.schedule import bookable_days, can_self_cancel, to_tokyo
+from conversations.schedule import bookable, bookable_days, can_reschedule, can_self_cancel, to_tokyo
 from conversations.faq import FaqEntry
 from models import Booking, Counsellor, DeskSetting, LineUser, OperatorAlert, PolicyConsent
-from models.booking import CANCELLED, CONFIRMED, EXPIRED, HELD, RELEASED
+from models.booking import ABSENT, CANCELLED, CONFIRMED, EXPIRED, HELD, LATE, RELEASED
 from models.desk_setting import MAINTENANCE
 
 from bot.config import Config
-from handlers import alerts, chats, faq, handoff
+from handlers import alerts, calendar_links, chats, faq, handoff
+from handlers.alerts import SAME_DAY_ABSENT, SAME_DAY_LATE, raise_alert
 
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread on the phone
 
@@ -84,6 +87,10 @@ class DatabaseDesk:
 
     def restriction(self) -> str | None:
         if self.user.restricted_at is None:
+            return None
+        if self.user.restricted_until is not None and self.user.restricted_until <= self.now():
+            # Its end has come: it lifts by itself (the user was told the date), before the sweep does.
+            self.user.restricted_at = self.user.restriction_reason = self.user.restricted_until = None
             return None
         return self.user.restriction_reason or "restricted"
 
@@ -199,8 +206,11 @@ class DatabaseDesk:
                                   Booking.starts_at > self.now()).order_by(Booking.starts_at)))
 
     def _view(self, booking: Booking) -> BookingView:
+        now, rules = self.now(), self.settings.rules
+        today = to_tokyo(booking.starts_at).date() == to_tokyo(now).date() and booking.ends_at > now
         return BookingView(booking.reference, booking.topic, booking.starts_at,
-                           can_self_cancel(booking.starts_at, self.now(), self.settings.rules))
+                           can_self_cancel(booking.starts_at, now, rules), can_reschedule(booking.starts_at, now, rules),
+                           today)
 
     def active_bookings(self) -> list[BookingView]:
         return [self._view(b) for b in self._active()]
@@ -232,9 +242,11 @@ class DatabaseDesk:
         booking.name, booking.furigana, booking.age = details.name, details.furigana, details.age
         booking.email, booking.phone, booking.consultation = details.email, details.phone, details.consultation
         booking.attention = details.attention
+        booking.attendant = details.attendant
         self.session.flush()
         handoff.enqueue_create(self.session, booking, before_answer=True)
-        return Confirmed(self._view(booking))
+        url = calendar_links.url_for_booking(booking, self.config.secret_key, self.config.public_base_url)
+        return Confirmed(replace(self._view(booking), calendar_url=url))
 
     def cancel(self, reference: str) -> BookingView | None:
         booking = next((b for b in self._active() if b.reference == reference), None)
@@ -242,4 +254,99 @@ class DatabaseDesk:
             return None
         booking.status, booking.cancelled_at, booking.cancelled_by = CANCELLED, self.now(), "user"
         handoff.enqueue_cancel(self.session, booking, "相談者からのキャンセルにより、このオンライン相談はキャンセルとなりました。")
+        return self._view(booking)
+
+    def previous_details(self) -> PreviousDetails | None:
+        row = self.session.execute(
+            select(Booking.name, Booking.furigana, Booking.email, Booking.phone)
+            .where(Booking.user_id == self.user.id, Booking.confirmed_at.is_not(None), Booking.name.is_not(None),
+                   Booking.furigana.is_not(None), Booking.email.is_not(None), Booking.phone.is_not(None))
+            .order_by(Booking.confirmed_at.desc()).limit(1)).first()
+        return PreviousDetails(*row) if row is not None else None
+
+    # The day of the session
+
+    def _today(self) -> list[Booking]:
+        now = self.now()
+        midnight = datetime.combine(to_tokyo(now).date() + timedelta(days=1), time(0), tzinfo=to_tokyo(now).tzinfo)
+        return list(self.session.scalars(
+            select(Booking).where(Booking.user_id == self.user.id, Booking.status == CONFIRMED,
+                                  Booking.ends_at > now, Booking.starts_at < midnight).order_by(Booking.starts_at)))
+
+    def todays_bookings(self) -> list[BookingView]:
+        return [self._view(b) for b in self._today()]
+
+    def _contact(self, reference: str, contact: str, minutes: int | None) -> Booking | None:
+        booking = next((b for b in self._today() if b.reference == reference), None)
+        if booking is None:
+            return None
+        booking.same_day_contact, booking.late_minutes, booking.same_day_contact_at = contact, minutes, self.now()
+        return booking
+
+    def report_late(self, reference: str, minutes: int) -> BookingView | None:
+        booking = self._contact(reference, LATE, minutes)
+        if booking is None:
+            return None
+        # No personal data: the reference and the time lead the counsellor to the booking in the console.
+        raise_alert(self.session, self.config, SAME_DAY_LATE,
+                    f"Booking {booking.reference} ({to_tokyo(booking.starts_at):%Y-%m-%d %H:%M}): the user says "
+                    f"they will be about {minutes} minutes late.", booking.id)
+        return self._view(booking)
+
+    def report_absent(self, reference: str) -> BookingView | None:
+        booking = self._contact(reference, ABSENT, None)
+        if booking is None:
+            return None
+        cancelled = self.settings.same_day_cancel_on_line
+        if cancelled:
+            booking.status, booking.cancelled_at, booking.cancelled_by = CANCELLED, self.now(), "user"
+            handoff.enqueue_cancel(self.session, booking,
+                                   "相談者から当日キャンセルのご連絡があり、このオンライン相談は取り消しとなりました。")
+        raise_alert(self.session, self.config, SAME_DAY_ABSENT,
+                    f"Booking {booking.reference} ({to_tokyo(booking.starts_at):%Y-%m-%d %H:%M}): the user says "
+                    f"they cannot come today" + (" (cancelled on LINE)." if cancelled else "."), booking.id)
+        return self._view(booking)
+
+    def reschedule(self, reference: str, slot: datetime) -> BookingView | SlotLost | None:
+        """Move the booking (same row, same reference, same Teams event) to `slot`.
+
+        The booking is locked first (on PostgreSQL), so a reschedule and a cancellation of it never
+        interleave. The new slot is the one this user holds; should the hold have lapsed, the slot
+        is taken anew if still free. The unique index on a counsellor's live slots is what finally
+        decides a race: of two users wanting the slot, only one row can occupy it.
+        """
+        now, rules = self.now(), self.settings.rules
+        booking = self.session.scalar(
+            select(Booking).where(Booking.reference == reference, Booking.user_id == self.user.id).with_for_update())
+        if (booking is None or booking.status != CONFIRMED or booking.starts_at <= now
+                or not can_reschedule(booking.starts_at, now, rules)):
+            return None
+        if slot == booking.starts_at or not bookable(slot, now, rules):
+            return SlotLost()
+        held = self.session.scalar(select(Booking).where(Booking.user_id == self.user.id, Booking.status == HELD,
+                                                         Booking.starts_at == slot))
+        counsellor_id = held.counsellor_id if held is not None else None
+        if held is not None and not self.session.execute(
+                update(Booking).where(Booking.id == held.id, Booking.status == HELD).values(status=RELEASED)
+                .execution_options(synchronize_session=False)).rowcount:
+            counsellor_id = None  # someone marked the lapsed hold expired meanwhile: look again
+        if counsellor_id is None:
+            self.session.execute(
+                update(Booking).where(Booking.status == HELD, Booking.starts_at == slot, Booking.hold_expires_at <= now)
+                .values(status=EXPIRED))
+            counsellor = availability.assign(slot, booking.topic, self._active_counsellors(),
+                                             self._taken(slot, slot + timedelta(seconds=1)), rules, now)
+            if counsellor is None:
+                return SlotLost()
+            counsellor_id = counsellor.id
+        try:
+            with self.session.begin_nested():
+                booking.counsellor_id, booking.starts_at = counsellor_id, slot
+                booking.ends_at = slot + timedelta(minutes=rules.session_minutes)
+                # The reminders are for the new time.
+                booking.reminded_day_before_at = booking.reminded_hour_before_at = None
+                self.session.flush()
+        except IntegrityError:
+            return SlotLost()
+        handoff.enqueue_update(self.session, booking)
         return self._view(booking)

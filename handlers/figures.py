@@ -25,27 +25,28 @@ from conversations.flows.booking import BOOKING
 from handlers import chat_figures
 from handlers.periods import Period, _as_date, tokyo_day
 from models import Booking, MessageLog, PolicyConsent
-from models.booking import ATTENDED, CANCELLED, NO_SHOW
+from models.booking import ATTENDED, CANCELLED, NO_SHOW, ON_USER_REQUEST
 from models.message_log import INBOUND
 
 
 # The booking flow's steps as the funnel shows them. "edit" is left out: it is a detour from the
 # summary back to an earlier step, not a stage every booking passes through.
-FUNNEL_SKIP = ("edit",)
+FUNNEL_SKIP = ("edit", "reuse")  # reuse: only returning users see it
 STEP_LABELS = {
     "topic": "テーマの選択",
+    "age": "年齢",
     "date": "日付の選択",
     "time": "時間の選択",
     "name": "お名前",
     "furigana": "フリガナ",
-    "age": "年齢",
     "email": "メールアドレス",
     "phone": "電話番号",
     "consultation": "ご相談内容",
+    "attendant": "同席者",
     "summary": "内容の確認",
 }
 CONFIRMED_LABEL = "予約確定"
-USER = "user"  # Booking.cancelled_by for a self-service cancellation; anything else is the desk
+USER = "user"  # Booking.cancelled_by for a self-service cancellation; ON_USER_REQUEST: staff, asked by the user
 
 
 # -- the figures ----------------------------------------------------------------------------------
@@ -60,6 +61,7 @@ class WeekFigures:
     consents_declined: int = 0
     confirmed_by_topic: dict[str, int] = field(default_factory=dict)
     cancelled_by_user: int = 0
+    cancelled_on_request: int = 0  # by the staff, because the user asked by phone or in person
     cancelled_by_desk: int = 0
     attended: int = 0
     no_show: int = 0
@@ -91,7 +93,7 @@ class Statistics:
     def weekly_header(self) -> list[str]:
         return (["週", "開始日", "終了日", "友だち追加", "同意", "同意しない", "予約確定"]
                 + [f"予約確定（{topic}）" for topic in self.topics]
-                + ["キャンセル（利用者）", "キャンセル（窓口）", "相談実施", "欠席（連絡なし）"])
+                + ["キャンセル（利用者）", "キャンセル（本人の連絡で窓口）", "キャンセル（窓口）", "相談実施", "欠席（連絡なし）"])
 
     def weekly_rows(self) -> list[list[str | int]]:
         return [self._row(w) for w in self.weeks] + [self._row(self.total)]
@@ -100,7 +102,7 @@ class Statistics:
         return ([w.label, w.first_day.isoformat() if w.first_day else "", w.last_day.isoformat() if w.last_day else "",
                  w.new_friends, w.consents_agreed, w.consents_declined, w.confirmed]
                 + [w.confirmed_by_topic.get(topic, 0) for topic in self.topics]
-                + [w.cancelled_by_user, w.cancelled_by_desk, w.attended, w.no_show])
+                + [w.cancelled_by_user, w.cancelled_on_request, w.cancelled_by_desk, w.attended, w.no_show])
 
     @staticmethod
     def funnel_header() -> list[str]:
@@ -151,7 +153,9 @@ def compute(session: Session, period: Period, topics: Sequence[str] = ()) -> Sta
                                        Booking.cancelled_at.is_not(None), period.within(Booking.cancelled_at))
                                 .group_by(day, Booking.cancelled_by)).all()
     by_day["cancelled_by_user"] = _counts((d, n) for d, by, n in cancelled if by == USER)
-    by_day["cancelled_by_desk"] = _counts((d, n) for d, by, n in cancelled if by != USER)
+    by_day["cancelled_on_request"] = _counts((d, n) for d, by, n in cancelled if by in ON_USER_REQUEST)
+    by_day["cancelled_by_desk"] = _counts((d, n) for d, by, n in cancelled
+                                          if by != USER and by not in ON_USER_REQUEST)
 
     # Attended and no-show sessions, in the week the session was.
     day = tokyo_day(Booking.starts_at)

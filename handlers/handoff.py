@@ -250,9 +250,10 @@ def update_meeting(services: Services, payload: dict[str, Any]) -> None:
     with services.db.transaction() as session:
         booking = session.get(Booking, booking_id)
         if booking is None or booking.status != CONFIRMED or not booking.graph_event_id:
-            return
-        event_id, start, end = booking.graph_event_id, booking.starts_at, booking.ends_at
-    result = services.meetings.update_event(event_id, start, end)
+            return  # no event yet: the create (earlier in this lane, or a retry) makes it at the new time
+        event_id = booking.graph_event_id
+        meeting = _meeting(services, booking, session.get(Counsellor, booking.counsellor_id))
+    result = services.meetings.move_event(event_id, meeting)
     _log("update", booking_id, result)
     if result.outcome in (GraphOutcome.RETRY, GraphOutcome.UNKNOWN):
         raise jobs.RetryLater(f"graph update: {result.status or result.outcome.name}", result.retry_after)

@@ -14,12 +14,15 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from conversations import notices
-from models import Booking, Chat, ConversationState, LineUser, LocalMeeting, MessageLog, OutboundMessage, WebhookEvent
+from models import (Booking, Chat, ConversationState, LineUser, LocalMeeting, MessageLog, OperatorAlert,
+                    OutboundMessage, WebhookEvent)
+from models.database import now_in
 from models.booking import CONFIRMED, HELD
 from models.outbound_message import PENDING
 
 from bot.line.outbox import queue_answer
 from bot.services import Services
+from handlers.alerts import NO_SHOW_REVIEW
 
 MAX_REASON = 500
 
@@ -46,17 +49,50 @@ def _reason(reason: str | None) -> str:
 
 # -- restriction ---------------------------------------------------------------------------------
 
-def restrict(session: Session, services: Services, user_id: int, reason: str | None, now: datetime) -> LineUser:
-    """Refuse the user further bookings (the engine checks restricted_at) and tell them on LINE."""
+def restrict(session: Session, services: Services, user_id: int, reason: str | None, now: datetime,
+             until: datetime | None = None) -> LineUser:
+    """Refuse the user further bookings (the engine checks restricted_at) and tell them on LINE.
+    With `until`, the restriction lifts by itself then, and the user is told the date."""
     reason = _reason(reason)
     user = _user(session, user_id)
     if user.restricted_at is not None:
         raise UserActionError("この利用者はすでに予約を制限されています。")
-    user.restricted_at, user.restriction_reason = now, reason
+    if until is not None and until <= now:
+        raise UserActionError("制限の終了日は、明日以降の日付を入力してください。")
+    user.restricted_at, user.restriction_reason, user.restricted_until = now, reason, until
+    if user.no_show_review_at is not None:  # the operator's decision after repeated no-shows
+        user.no_show_review_at = None
+        _resolve_no_show_alerts(session, user.id)
     if not user.blocked:  # nothing may be pushed to a user who blocked the account
-        queue_answer(session, user, notices.restricted_by_desk(services.desk_settings),
+        queue_answer(session, user, notices.restricted_by_desk(services.desk_settings, until),
                      "operator", "restricted", None, None, services)
     return user
+
+
+def keep_booking_open(session: Session, user_id: int, reason: str | None) -> LineUser:
+    """The operator's decision after repeated no-shows: no restriction. Resolves the alert; the
+    reason is kept in the audit log."""
+    _reason(reason)
+    user = _user(session, user_id)
+    if user.no_show_review_at is None:
+        raise UserActionError("この利用者について判断待ちの欠席はありません。")
+    user.no_show_review_at = None
+    _resolve_no_show_alerts(session, user.id)
+    return user
+
+
+def _resolve_no_show_alerts(session: Session, user_id: int) -> None:
+    session.execute(update(OperatorAlert).where(
+        OperatorAlert.kind == NO_SHOW_REVIEW, OperatorAlert.resolved_at.is_(None),
+        OperatorAlert.booking_id.in_(select(Booking.id).where(Booking.user_id == user_id)))
+        .values(resolved_at=now_in(session)))
+
+
+def lift_expired_restrictions(session: Session, now: datetime) -> int:
+    """Restrictions whose end has come lift by themselves (the user was told the date)."""
+    return session.execute(update(LineUser).where(LineUser.restricted_until.is_not(None),
+                                                  LineUser.restricted_until <= now)
+                           .values(restricted_at=None, restriction_reason=None, restricted_until=None)).rowcount
 
 
 def lift(session: Session, services: Services, user_id: int, reason: str | None, now: datetime) -> LineUser:
@@ -65,7 +101,7 @@ def lift(session: Session, services: Services, user_id: int, reason: str | None,
     user = _user(session, user_id)
     if user.restricted_at is None:
         raise UserActionError("この利用者は予約を制限されていません。")
-    user.restricted_at, user.restriction_reason = None, None
+    user.restricted_at, user.restriction_reason, user.restricted_until = None, None, None
     if not user.blocked:
         queue_answer(session, user, notices.restriction_lifted(services.desk_settings),
                      "operator", "restriction_lifted", None, None, services)
@@ -135,7 +171,7 @@ def erasure_preview(session: Session, user_id: int) -> Erasure:
     """What `erase` would clear now, as counts."""
     user = _user(session, user_id)
     bookings = list(session.scalars(select(Booking).where(Booking.user_id == user.id)))
-    with_details = [b for b in bookings if any((b.name, b.furigana, b.email, b.phone, b.consultation))]
+    with_details = [b for b in bookings if any((b.name, b.furigana, b.email, b.phone, b.consultation, b.attendant))]
     state = session.get(ConversationState, user.id)
     events = session.scalars(select(WebhookEvent.body).where(_events_of(user)))
     sent = session.scalars(select(OutboundMessage.messages).where(
@@ -168,6 +204,7 @@ def erase(session: Session, user_id: int, now: datetime) -> Erasure:
         meeting.attendees = [a for a in meeting.attendees if a not in emails]
     for booking in bookings:
         booking.name = booking.furigana = booking.email = booking.phone = booking.consultation = None
+        booking.attendant = booking.calendar_key = None
 
     session.execute(update(MessageLog).where(MessageLog.user_id == user.id)
                     .values(text=None, payload={}).execution_options(synchronize_session=False))

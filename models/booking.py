@@ -9,6 +9,11 @@ from models.base import Base, BigId, stamped
 
 HELD, CONFIRMED, CANCELLED, EXPIRED, RELEASED = "held", "confirmed", "cancelled", "expired", "released"
 ATTENDED, NO_SHOW = "attended", "no_show"
+LATE, ABSENT = "late", "absent"  # Booking.same_day_contact
+# Who cancelled (Booking.cancelled_by): the user on LINE; the desk's staff because the user asked,
+# by phone or in person; the desk for its own reasons ("operator", as before this was recorded).
+BY_USER, BY_USER_PHONE, BY_USER_IN_PERSON, BY_DESK = "user", "user_phone", "user_in_person", "operator"
+ON_USER_REQUEST = (BY_USER_PHONE, BY_USER_IN_PERSON)
 # Statuses that occupy the counsellor's slot.
 OCCUPYING = (HELD, CONFIRMED)
 
@@ -35,6 +40,10 @@ class Booking(Base):
     consultation: Mapped[str | None] = mapped_column(Text)
     # The consultation text used words of crisis: marked for the counsellor (the text is kept).
     attention: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Who attends with the user (conversations/flows/booking_attendant.py): for the counsellor only.
+    attendant: Mapped[str | None] = mapped_column(String(20))
+    # The random part of the 予定に追加 link's token (handlers/calendar_links.py).
+    calendar_key: Mapped[str | None] = mapped_column(String(32), unique=True, index=True)
     created_at: Mapped[datetime] = stamped()
     confirmed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
@@ -51,6 +60,11 @@ class Booking(Base):
     reminded_day_before_at: Mapped[datetime | None]
     reminded_hour_before_at: Mapped[datetime | None]
     attendance_marked_at: Mapped[datetime | None]
+    # The user's contact on the day of the session (予約の確認 → 遅れる・参加できない): LATE with
+    # late_minutes, or ABSENT; the counsellor is alerted.
+    same_day_contact: Mapped[str | None] = mapped_column(String(12))
+    late_minutes: Mapped[int | None]
+    same_day_contact_at: Mapped[datetime | None]
 
     __table_args__ = (
         # The database itself refuses a second live booking of one counsellor's slot, so two

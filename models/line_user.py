@@ -23,6 +23,10 @@ class LineUser(Base):
     # Set by the operator after a violation or repeated no-shows: the user may not book.
     restricted_at: Mapped[datetime | None]
     restriction_reason: Mapped[str | None] = mapped_column(Text)
+    # The restriction lifts by itself at this moment (None: until an operator lifts it).
+    restricted_until: Mapped[datetime | None]
+    # Set when repeated no-shows await the operator's decision (restrict or not); cleared by it.
+    no_show_review_at: Mapped[datetime | None]
     # Set when a message used words of crisis; the operator sees it flagged.
     flagged_at: Mapped[datetime | None]
     # Set when the operator erased this user's personal data; the row stays for anonymous counts.

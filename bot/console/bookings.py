@@ -17,6 +17,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from conversations.flows.booking_attendant import label as attendant_label
 from conversations.schedule import TOKYO, BookingRules, is_open_day
 from models import Booking, Counsellor, LineUser, Operator
 from models.booking import (
@@ -41,7 +42,8 @@ from bot.services import current_services
 
 PER_PAGE = 50
 
-CANCELLED_BY_LABELS = {"operator": "窓口", "user": "ご本人"}
+CANCELLED_BY_LABELS = {"operator": "窓口", "user": "ご本人", "user_phone": "ご本人（電話で窓口へ）",
+                       "user_in_person": "ご本人（来所して窓口へ）"}
 # The list shows real bookings unless a status is chosen: abandoned holds are noise there.
 DEFAULT_STATUSES = (CONFIRMED, ATTENDED, NO_SHOW, CANCELLED)
 # The calendar shows what occupies or occupied a slot.
@@ -228,6 +230,7 @@ def booking(reference: str):
         can_mark=found.status in (CONFIRMED, ATTENDED, NO_SHOW),
         reason_limit=booking_actions.REASON_LIMIT,
         cancelled_by_label=CANCELLED_BY_LABELS.get(found.cancelled_by or "", found.cancelled_by),
+        attendant_label=attendant_label(found.attendant) if found.name or found.attendant else "—",
         )
 
 
@@ -243,8 +246,10 @@ def booking_cancel(reference: str):
     try:
         with db.transaction() as session:
             visible_booking(session, reference)
-            found = booking_actions.cancel_for_desk(session, current_services(), reference, reason, current_services().clock())
-            audit("cancel_booking", f"booking:{found.reference}", {"reason": found.cancel_reason}, session=session)
+            found = booking_actions.cancel_for_desk(session, current_services(), reference, reason,
+                                                    current_services().clock(), request.form.get("asked_by", ""))
+            audit("cancel_booking", f"booking:{found.reference}",
+                  {"reason": found.cancel_reason, "cancelled_by": found.cancelled_by}, session=session)
     except booking_actions.BookingActionError as e:
         flash(e.message_ja, "error")
         return _back(reference)

@@ -63,7 +63,7 @@ def statistics():
         "sessions": charts.bar_chart("chart-sessions", "週ごとの相談の結果", short,
                                      [("相談実施", [w.attended for w in stats.weeks]),
                                       ("欠席（連絡なし）", [w.no_show for w in stats.weeks]),
-                                      ("キャンセル", [w.cancelled_by_user + w.cancelled_by_desk for w in stats.weeks])],
+                                      ("キャンセル", [w.cancelled_by_user + w.cancelled_on_request + w.cancelled_by_desk for w in stats.weeks])],
                                      "件", tips),
         "chats": charts.bar_chart("chart-chats", "週ごとのチャット相談", short,
                                   [("対応", [w.answered for w in stats.chats[:-1]]),

@@ -6,11 +6,14 @@ transaction.
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
 from math import ceil
 
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
+from conversations.schedule import TOKYO, to_tokyo
+from handlers import attendance
 from handlers import users as user_actions
 from models import Booking, LineUser, PolicyConsent
 
@@ -88,25 +91,48 @@ def user(user_id: int):
             "badges": badges(found), "created": moment_label(found.created_at), "followed": moment_label(found.followed_at),
             "last_seen": moment_label(found.last_seen_at), "blocked": moment_label(found.blocked_at),
             "restricted": moment_label(found.restricted_at), "restriction_reason": found.restriction_reason,
+            "restricted_until": moment_label(found.restricted_until) if found.restricted_until else None,
+            "no_show_review": moment_label(found.no_show_review_at) if found.no_show_review_at else None,
+            "no_shows": attendance.no_shows(session, current_services().config, found.id, current_services().clock()),
             "flagged": moment_label(found.flagged_at), "erased": moment_label(found.erased_at),
             "consent": consent_label(consents[-1] if consents else None),
         }
         booking_rows = [{"reference": b.reference, "starts": moment_label(b.starts_at), "topic": b.topic,
                          "status": status_label(b.status)} for b in bookings]
         audit("view_user", f"line_user:{user_id}", session=session)
+    services = current_services()
+    default_until = (to_tokyo(services.clock()) + timedelta(days=services.config.restriction_days)).date()
     return render_template("console/user.html", user=view, bookings=booking_rows, consents=len(consents),
-                           max_reason=user_actions.MAX_REASON)
+                           max_reason=user_actions.MAX_REASON, default_until=default_until.isoformat(),
+                           no_show_window_days=services.config.no_show_window_days)
+
+
+def _until(raw: str) -> datetime | None:
+    """The form's end date (Tokyo): the restriction ends at the start of that day. Blank: no end."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(raw), time(0), tzinfo=TOKYO)
+    except ValueError:
+        raise user_actions.UserActionError("制限の終了日を正しく入力してください（例：2027-03-01）。") from None
 
 
 def _act(user_id: int, action: str, done: str):
     """Run restrict or lift with the form's reason, audited in the same transaction."""
     reason = request.form.get("reason", "")
-    run = user_actions.restrict if action == "restrict_user" else user_actions.lift
     try:
         with current_services().db.transaction() as session:
             get_or_404(session, LineUser, user_id)
-            run(session, current_services(), user_id, reason, current_services().clock())
-            audit(action, f"line_user:{user_id}", {"reason": reason.strip()}, session=session)
+            detail = {"reason": reason.strip()}
+            if action == "restrict_user":
+                until = _until(request.form.get("until", ""))
+                user_actions.restrict(session, current_services(), user_id, reason, current_services().clock(), until)
+                if until is not None:
+                    detail["until"] = until.date().isoformat()
+            else:
+                user_actions.lift(session, current_services(), user_id, reason, current_services().clock())
+            audit(action, f"line_user:{user_id}", detail, session=session)
     except user_actions.UserActionError as e:
         flash(str(e), "error")
     else:
@@ -118,6 +144,23 @@ def _act(user_id: int, action: str, done: str):
 @requires("admin")
 def user_restrict(user_id: int):
     return _act(user_id, "restrict_user", "予約を制限しました。利用者には LINE でお知らせします。")
+
+
+@bp.post("/users/<int:user_id>/keep-open")
+@requires("admin")
+def user_keep_open(user_id: int):
+    """After repeated no-shows: the operator decides not to restrict."""
+    reason = request.form.get("reason", "")
+    try:
+        with current_services().db.transaction() as session:
+            get_or_404(session, LineUser, user_id)
+            user_actions.keep_booking_open(session, user_id, reason)
+            audit("no_show_not_restricted", f"line_user:{user_id}", {"reason": reason.strip()}, session=session)
+    except user_actions.UserActionError as e:
+        flash(str(e), "error")
+    else:
+        flash("制限せずに予約の受付を続けます。", "info")
+    return redirect(url_for("console.user", user_id=user_id), 303)
 
 
 @bp.post("/users/<int:user_id>/lift")

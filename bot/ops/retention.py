@@ -7,7 +7,7 @@
 | conversation log (`MessageLog`) | RETENTION_DAYS | text and payload blanked and the links to the event and the sent message cleared; the row keeps direction, kind, flow, step and time: the anonymous usage record the statistics count (two years of weeks) |
 | sent message (`OutboundMessage`) | RETENTION_DAYS | deleted unless still pending (a pending one is owed to the user) |
 | finished job (done or dead) | RETENTION_DAYS after it finished | deleted (payloads hold only ids) |
-| booking's personal fields (name, reading, e-mail, phone, consultation) | RETENTION_DAYS after the session ended | blanked; the booking row stays (topic, time, status: what the statistics count) |
+| booking's personal fields (name, reading, e-mail, phone, consultation, attendant) | RETENTION_DAYS after the session ended | blanked; the booking row stays (topic, time, status: what the statistics count) |
 | conversation state (an unfinished flow's answers) | FLOW_TIMEOUT_MINUTES plus a day after its last change | deleted: the flow had timed out, the next message starts afresh |
 | a user who blocked the account | RETENTION_DAYS after the block | personal data erased by `user_actions.erase`, as the console's erasure does; skipped while they have an upcoming booking |
 
@@ -69,7 +69,8 @@ COUNTS = ("webhook_bodies_blanked", "messages_blanked", "bookings_blanked", "sta
           "users_skipped")
 # An unfinished flow's state outlives its timeout by this much before it is deleted.
 STATE_MARGIN = timedelta(days=1)
-BOOKING_PERSONAL = {"name": None, "furigana": None, "email": None, "phone": None, "consultation": None}
+BOOKING_PERSONAL = {"name": None, "furigana": None, "email": None, "phone": None, "consultation": None,
+                    "attendant": None}
 
 
 @dataclass(frozen=True)

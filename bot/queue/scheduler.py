@@ -19,7 +19,7 @@ from models import Booking, LineUser
 from models.booking import CONFIRMED, EXPIRED, HELD
 
 from bot.ops import retention
-from handlers import chats, quota
+from handlers import chats, quota, users
 from bot.line.outbox import queue_answer
 from bot.services import Services
 
@@ -78,6 +78,8 @@ def run_periodic(services: Services, now: datetime | None = None) -> dict[str, i
         quota.refresh(services)
     except Exception:  # noqa: BLE001  the quota is for the console; the rest of the periodic work must go on
         log.exception("LINE quota refresh failed")
+    with services.db.transaction() as session:
+        done["restrictions_lifted"] = users.lift_expired_restrictions(session, now)
     # Last: on the day's first tick a long purge must not hold up this tick's reminders.
     purged = retention.run(services, now)
     if purged is not None:

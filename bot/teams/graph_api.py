@@ -172,11 +172,16 @@ class GraphApi:
 
     # -- meetings ------------------------------------------------------------------------------
 
-    def create_event(self, meeting: MeetingRequest) -> GraphResult:
+    @staticmethod
+    def _attendees(meeting: MeetingRequest) -> list[dict[str, Any]]:
         attendees = [{"emailAddress": {"address": meeting.counsellor_email, "name": meeting.counsellor_name},
                       "type": "required"}]
         if meeting.user_email:
             attendees.append({"emailAddress": {"address": meeting.user_email}, "type": "optional"})
+        return attendees
+
+    def create_event(self, meeting: MeetingRequest) -> GraphResult:
+        attendees = self._attendees(meeting)
         event = {
             "subject": meeting.subject,
             "body": {"contentType": "HTML", "content": meeting.body_html},
@@ -192,6 +197,15 @@ class GraphApi:
 
     def update_event(self, event_id: str, start: datetime, end: datetime) -> GraphResult:
         body = {"start": graph_datetime(start), "end": graph_datetime(end)}
+        return self._call("update", "PATCH", f"{self._user_path}/events/{quote(event_id, safe='')}", body)
+
+    def move_event(self, event_id: str, meeting: MeetingRequest) -> GraphResult:
+        """PATCH the same event to the booking's new time (and counsellor): its subject, body, start,
+        end and attendees, all given in full, so sending it twice leaves the event the same.
+        Exchange sends the attendees the updated invite; the join link does not change."""
+        body = {"subject": meeting.subject, "body": {"contentType": "HTML", "content": meeting.body_html},
+                "start": graph_datetime(meeting.start), "end": graph_datetime(meeting.end),
+                "attendees": self._attendees(meeting)}
         return self._call("update", "PATCH", f"{self._user_path}/events/{quote(event_id, safe='')}", body)
 
     def cancel_event(self, event_id: str, comment: str) -> GraphResult:

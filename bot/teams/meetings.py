@@ -43,6 +43,15 @@ class LocalMeetings:
             meeting.starts_at, meeting.ends_at = start, end
         return GraphResult(GraphOutcome.OK, 200, event_id)
 
+    def move_event(self, event_id: str, meeting: MeetingRequest) -> GraphResult:
+        with self.db.transaction() as session:
+            found = session.get(LocalMeeting, event_id)
+            if found is None or found.cancelled_at is not None:
+                return GraphResult(GraphOutcome.REJECTED, 404, detail="no such local meeting")
+            found.subject, found.starts_at, found.ends_at = meeting.subject, meeting.start, meeting.end
+            found.attendees = [meeting.counsellor_email] + ([meeting.user_email] if meeting.user_email else [])
+        return GraphResult(GraphOutcome.OK, 200, event_id)
+
     def cancel_event(self, event_id: str, comment: str) -> GraphResult:
         with self.db.transaction() as session:
             meeting = session.get(LocalMeeting, event_id)

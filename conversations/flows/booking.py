@@ -1,6 +1,6 @@
 """相談を予約する: the booking intake, in the order the desk asks.
 
-topic → date → time (the slot is held from here) → name → reading → age → e-mail → phone →
+topic → age (flows/booking_age.py) → date → time (the slot is held from here) → name → reading → e-mail → phone →
 what the consultation is about → a summary to confirm, correct, or abandon.
 """
 
@@ -17,6 +17,7 @@ from conversations.flow import Advance, Chose, Ctx, Exit, Finish, Flow, Outcome,
 from conversations.schedule import label_date, label_slot, to_tokyo
 from conversations.texts import NAV
 from conversations.when import parse_day, parse_time
+from conversations.flows import booking_age, booking_attendant, booking_reuse
 from conversations.flows import booking_cards as cards
 
 
@@ -113,7 +114,8 @@ def choose_time(ctx: Ctx, reply: Reply) -> Outcome:
     if held is None:
         return Stay([m.text("申し訳ありません。その時間はちょうど埋まりました。別の時間をお選びください。")])
     until = to_tokyo(held.expires_at)
-    return Advance({"slot": slot.isoformat()}, goto=_back_to_summary(ctx),
+    reuse = None if desk.previous_details() is not None else "name"  # the offer to a returning user, or the name
+    return Advance({"slot": slot.isoformat()}, goto=_back_to_summary(ctx) or reuse,
                    say=[m.text(f"{label_slot(slot, desk.settings.rules)} を仮予約しました（{until.hour}:{until:%M}まで）。"
                                f"{until.hour}:{until:%M}までに「確定」を押すと予約が確定します。続けてお名前などを伺います。")])
 
@@ -169,7 +171,8 @@ def confirm_or_change(ctx: Ctx, reply: Reply) -> Outcome:
     result = ctx.desk.confirm(BookingDetails(
         topic=a["topic"], slot=datetime.fromisoformat(a["slot"]), name=a["name"], furigana=a["furigana"],
         age=a["age"], email=a["email"], phone=a["phone"], consultation=a["consultation"],
-        attention=bool(a.get("attention"))))
+        attention=bool(a.get("attention")),
+        attendant=a.get("attendant")))
     if isinstance(result, SlotLost):
         return Advance({"editing": True}, goto="date", say=[m.text(
             "仮予約の期限が過ぎ、その時間はほかの方の予約で埋まりました。日時を選び直してください（ほかの入力内容はそのままです）。")])
@@ -180,7 +183,7 @@ def confirm_or_change(ctx: Ctx, reply: Reply) -> Outcome:
 
 
 EDITABLE = {"日時": "date", "お名前": "name", "フリガナ": "furigana", "年齢": "age",
-            "メールアドレス": "email", "電話番号": "phone", "ご相談内容": "consultation"}
+            "メールアドレス": "email", "電話番号": "phone", "ご相談内容": "consultation", "同席者": "attendant"}
 
 
 def ask_which_field(ctx: Ctx) -> list[m.Message]:
@@ -207,18 +210,16 @@ BOOKING = Flow(
     quit_text="予約の申し込みを中止しました。仮予約はなくなり、入力途中の内容は保存していません。",
     steps=(
         Step("topic", ask_topic, choose_topic, "ご相談のテーマをボタンからお選びください。", reask_with_question=True),
+        booking_age.step(_back_to_summary),
         Step("date", ask_date, choose_date, "ご希望の日をボタンから選ぶか、「12/1」のように入力してください。",
              reask_with_question=True),
         Step("time", ask_time, choose_time, "ご希望の時間をボタンから選ぶか、「10:00」のように入力してください。",
              reask_with_question=True),
+        booking_reuse.STEP,
         Step("name", question("お名前（氏名）をご入力ください。"),
              field("name", lambda ctx, s: v.full_name(s)), "お名前を漢字などでご入力ください（例：山田 太郎）。"),
         Step("furigana", question("フリガナをカタカナでご入力ください。"),
              field("furigana", lambda ctx, s: v.furigana(s)), "お名前の読みをカタカナでご入力ください（例：ヤマダ タロウ）。"),
-        Step("age", question("年齢をご入力ください（例：25）。"),
-             field("age", lambda ctx, s: v.age(s, ctx.desk.settings.age_min, ctx.desk.settings.age_max),
-                   questions_answered=False),
-             "年齢を数字でご入力ください（例：25）。"),
         Step("email", question("ご連絡先のメールアドレスをご入力ください。"),
              field("email", lambda ctx, s: v.email(s), validated_first=True), "メールアドレスをご入力ください（例：taro@example.jp）。"),
         Step("phone", question("ご連絡先の電話番号をご入力ください。"),
@@ -229,6 +230,7 @@ BOOKING = Flow(
              field("consultation", lambda ctx, s: v.consultation_text(s, ctx.desk.settings.consultation_limit),
                    strict_questions=True),
              "ご相談になりたいことを、文章でご入力ください。", keeps_crisis_text=True),
+        booking_attendant.step(_back_to_summary),
         Step("summary", ask_summary, confirm_or_change, "内容をご確認のうえ「確定」を押してください。直す場合は「修正」です。",
              reask_with_question=True),
         Step("edit", ask_which_field, choose_field, "修正する項目をボタンからお選びください。", reask_with_question=True),

@@ -41,9 +41,10 @@ from bot.config import Config
 from bot.services import Services
 from models.database import Database
 from tests.chaos.chats import ChatDesk
-from tests.chaos.driver import ACCESS_TOKEN, CHANNEL_SECRET, ORGANIZER, Driver, Size
+from tests.chaos.driver import ACCESS_TOKEN, CHANNEL_SECRET, ORGANIZER, Size
 from tests.chaos.faults import ChaoticGraph, ChaoticLine, disturb
 from tests.chaos.invariants import check, drain, scan_logs
+from tests.chaos.moves import MovingDriver, check_moves
 from tests.chaos.service import Service
 from tests.support.fake_entra import FakeEntra
 from tests.support.https_fake import trusting
@@ -81,7 +82,7 @@ def run(size: Size, log=print) -> list[str]:
         log(f"logs in {work}")
         service = Service(env, work, size.workers)
         service.wait_ready()
-        driver = Driver(size, service, line, db)
+        driver = MovingDriver(size, service, line, db)  # the population, with moves (tests/chaos/moves.py)
         # The operator's console: the handlers on the service's own database and settings.
         desk_services = Services.create(Config.from_env({k: v for k, v in env.items() if not k.startswith("GRAPH_")}),
                                         pool_size=4)
@@ -97,7 +98,7 @@ def run(size: Size, log=print) -> list[str]:
             disturber.join(5)
         log(f"population done: {driver.tally.posted} events; waiting for the queue to drain")
         queue = drain(db, size.drain_timeout, log)
-        shortfalls = check(driver, line, graph, db, queue)
+        shortfalls = check(driver, line, graph, db, queue) + check_moves(graph, db)
         service.stop()  # flushes the processes' logs for the scan
         service = None
         shortfalls += scan_logs(work, [CHANNEL_SECRET, ACCESS_TOKEN, entra.client_secret])

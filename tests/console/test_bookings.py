@@ -211,7 +211,7 @@ def test_cancelling_with_a_reason_withdraws_the_meeting_and_tells_the_user_on_li
     booking = book_through_line(chat, worker)
     admin = signed_in_client(app)
     detail = f"/console/bookings/{booking.reference}"
-    page = follow(admin, post_form(admin, detail, f"{detail}/cancel", {"reason": "相談員の急病のため"}))
+    page = follow(admin, post_form(admin, detail, f"{detail}/cancel", {"reason": "相談員の急病のため", "asked_by": "desk"}))
     assert "予約を取り消しました" in page and "取り消し" in page and "相談員の急病のため" in page
     assert "この予約を取り消す" not in page
 
@@ -226,9 +226,9 @@ def test_cancelling_with_a_reason_withdraws_the_meeting_and_tells_the_user_on_li
     assert any("窓口の都合によりキャンセル" in t for t in line_texts(fake_line, chat.user_id))
     [entry] = audit_rows(app, "cancel_booking")
     assert entry.target == f"booking:{booking.reference}"
-    assert json.loads(entry.detail) == {"reason": "相談員の急病のため"}
+    assert json.loads(entry.detail) == {"reason": "相談員の急病のため", "cancelled_by": "operator"}
 
-    again = follow(admin, post_form(admin, detail, f"{detail}/cancel", {"reason": "二度目"}))
+    again = follow(admin, post_form(admin, detail, f"{detail}/cancel", {"reason": "二度目", "asked_by": "desk"}))
     assert "確定済みではないため、取り消せません" in again
     assert len(audit_rows(app, "cancel_booking")) == 1
 
@@ -239,7 +239,7 @@ def test_cancelling_without_a_reason_is_refused_with_a_message(app, chat, worker
     booking = book_through_line(chat, worker)
     admin = signed_in_client(app)
     detail = f"/console/bookings/{booking.reference}"
-    page = follow(admin, post_form(admin, detail, f"{detail}/cancel", {"reason": "   "}))
+    page = follow(admin, post_form(admin, detail, f"{detail}/cancel", {"reason": "   ", "asked_by": "desk"}))
     assert "取り消しの理由を入力してください。" in page
     worker.run_until_idle()
     assert booking_row(app, booking.reference).status == "confirmed"

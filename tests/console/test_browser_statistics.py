@@ -50,4 +50,4 @@ def test_the_demo_viewer_sees_a_chart_and_downloads_the_csv(page, live, tmp_path
     assert data.startswith(b"\xef\xbb\xbf")
     header = data.decode("utf-8-sig").splitlines()[0]
     assert header.startswith("週,開始日,終了日,友だち追加,同意,同意しない,予約確定,予約確定（キャリア・転職）")
-    assert header.endswith("キャンセル（利用者）,キャンセル（窓口）,相談実施,欠席（連絡なし）")
+    assert header.endswith("キャンセル（利用者）,キャンセル（本人の連絡で窓口）,キャンセル（窓口）,相談実施,欠席（連絡なし）")

@@ -24,7 +24,7 @@ from tests.support.console import (
     post_form,
     signed_in_client,
 )
-from tests.support.scripts import DETAILS, UP_TO_NAME
+from tests.support.scripts import AGREED, DETAILS, TO_DATES, UP_TO_NAME
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 BOOKED = UP_TO_NAME + DETAILS + [(tap("確定"), says("ご予約が確定しました"))]
@@ -224,8 +224,7 @@ def test_users_stuck_at_a_step_are_found(app, admin, services, line, worker):
     # One user answers the age question wrongly twice in a row; another stopped at the topic long ago.
     chat = Chat(services, "U" + "d" * 32, TUESDAY_MORNING)
     load_demo_data(services.db)
-    play(chat, UP_TO_NAME + [(send("山田 太郎"),), (send("ヤマダ タロウ"),),
-                             (send("わからない"),), (send("たくさん"),)])
+    play(chat, AGREED + TO_DATES[:2] + [(send("わからない"),), (send("たくさん"),)])
     say(line, worker, TALKER, "相談を予約する", "同意する")
     say(line, worker, "U" + "e" * 32, "相談を予約する", "同意する")  # still answering: not stuck
     reasking, idle, busy = user_id(app, chat.user_id), user_id(app, TALKER), user_id(app, "U" + "e" * 32)

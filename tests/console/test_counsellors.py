@@ -7,7 +7,7 @@ import json
 from sqlalchemy import select
 
 from models import Booking, Counsellor
-from tests.support.chat import never_says, offers, play, says, tap
+from tests.support.chat import never_says, offers, play, says, send, tap
 from tests.support.console import (
     VIEWER_EMAIL,
     audit_rows,
@@ -126,14 +126,15 @@ def test_a_day_off_removes_that_day_from_the_dates_a_line_user_is_offered_at_onc
 
     play(chat, AGREED + [
         (tap("相談を予約する"),),
-        (tap("キャリア・転職"), says("ご希望の日"), offers("12/3(木)"), never_says("12/2")),
+        (tap("キャリア・転職"), says("年齢")),
+        (send("25"), says("ご希望の日"), offers("12/3(木)"), never_says("12/2")),
         (tap("戻る"),),
     ])
     url = f"/console/counsellors/{career[0].id}"
     post_form(client, url, url, {"action": "remove_day_off", "day_off": "2026-12-02"})
     assert by_email(app, career[0].email).days_off == []
     assert len(audit_rows(app, "counsellor_day_off_removed")) == 1
-    play(chat, [(tap("キャリア・転職"), offers("12/2(水)"))])
+    play(chat, [(send("25"), offers("12/2(水)"))])
 
 
 def test_a_past_or_unreadable_day_off_is_asked_again(app):
@@ -180,7 +181,7 @@ def test_a_deactivated_counsellor_takes_no_bookings_until_reactivated(app, chat)
 
     url = f"/console/counsellors/{career[0].id}"
     post_form(client, url, f"{url}/active", {"active": "1"})
-    play(chat, [(tap("相談を予約する"),), (tap("キャリア・転職"), offers("12/2(水)"))])
+    play(chat, [(tap("相談を予約する"),), (tap("キャリア・転職"),), (send("25"), offers("12/2(水)"))])
     assert [e.target for e in audit_rows(app, "counsellor_deactivated")] == [f"counsellor:{c.id}" for c in career]
     assert [json.loads(e.detail) for e in audit_rows(app, "counsellor_activated")] == [{"active": [False, True]}]
 

@@ -60,10 +60,10 @@ def test_admins_and_viewers_see_the_weekly_figures_and_the_drop_off(seeded, emai
     weekly = table(html, "weekly-table")
     assert weekly[0][:7] == ["週", "開始日", "終了日", "友だち追加", "同意", "同意しない", "予約確定"]
     assert len(weekly) == 1 + 12 + 1
-    assert weekly[-2] == ["2026-W47", "2026-11-16", "2026-11-22", "4", "4", "0", "4", "2", "1", "0", "1", "1", "1", "0", "1"]
+    assert weekly[-2] == ["2026-W47", "2026-11-16", "2026-11-22", "4", "4", "0", "4", "2", "1", "0", "1", "1", "0", "1", "0", "1"]
     assert weekly[-1][0] == "合計"
     funnel = table(html, "funnel-table")
-    assert [row[1] for row in funnel[1:]] == ["7", "6", "6", "6", "6", "5", "5", "5", "5", "5", "5"]
+    assert [row[1] for row in funnel[1:]] == ["7", "6", "6", "6", "6", "5", "5", "5", "5", "5", "5", "5"]
     assert html.count('<svg class="chart"') == 5
     assert '<title id="chart-funnel-title">' in html
 

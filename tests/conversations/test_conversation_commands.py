@@ -77,10 +77,10 @@ def test_help_outside_a_flow_explains_the_commands(chat):
 def test_a_button_from_an_earlier_question_is_no_longer_available(chat):
     play(chat, AGREED + [(tap("相談を予約する"),)])
     topics = chat.last
-    play(chat, [(tap("キャリア・転職"), at("booking", "date"))])
+    play(chat, [(tap("キャリア・転職"), at("booking", "age"))])
     answer = chat.tap("収入・家計", topics)
     assert "その選択肢は現在ご利用いただけません" in answer.text
-    assert (answer.flow, answer.step) == ("booking", "date") and "ご希望の日" in answer.text
+    assert (answer.flow, answer.step) == ("booking", "age") and "年齢" in answer.text
 
 
 def test_a_button_from_an_abandoned_booking_is_no_longer_available(chat):
@@ -93,12 +93,12 @@ def test_a_button_from_an_abandoned_booking_is_no_longer_available(chat):
 
 
 def test_a_time_taken_by_someone_else_meanwhile_is_refused_and_times_shown_again(chat, services):
-    play(chat, AGREED + [(tap("相談を予約する"),), (tap("その他"),), (tap("12/2(水)"),)])
+    play(chat, AGREED + [(tap("相談を予約する"),), (tap("その他"),), (send("25"),), (tap("12/2(水)"),)])
     times = chat.last
     # Two counsellors cover その他 at 10:00: two rivals take it with both.
     for n in range(2):
         rival = Chat(services, f"U{n:0>32}", TUESDAY_MORNING)
-        play(rival, AGREED + [(tap("相談を予約する"),), (tap("その他"),), (tap("12/2(水)"),), (tap("10:00"),)])
+        play(rival, AGREED + [(tap("相談を予約する"),), (tap("その他"),), (send("25"),), (tap("12/2(水)"),), (tap("10:00"),)])
     answer = chat.tap("10:00", times)
     assert "ちょうど埋まりました" in answer.text
     assert answer.step == "time" and "10:00" not in answer.labels

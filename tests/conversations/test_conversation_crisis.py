@@ -57,8 +57,9 @@ def test_an_operator_alert_is_raised_at_once_without_the_text_and_once_while_ope
 def test_a_consultation_text_with_a_crisis_word_is_kept_and_the_booking_goes_on_marked(chat, services):
     text = "仕事がつらくて、もう消えたいと思うことがあります。"
     play(chat, UP_TO_NAME + [
-        (send("山田 太郎"),), (send("ヤマダ タロウ"),), (send("25"),), (send("taro@example.jp"),), (send("09012345678"),),
-        (send(text), says("よりそいホットライン", "ご予約内容の確認", "もう消えたいと思う"), at("booking", "summary")),
+        (send("山田 太郎"),), (send("ヤマダ タロウ"),), (send("taro@example.jp"),), (send("09012345678"),),
+        (send(text), says("よりそいホットライン", "ご一緒に参加される方")),
+        (tap("なし"), says("ご予約内容の確認", "もう消えたいと思う"), at("booking", "summary")),
         (tap("確定"), says("ご予約が確定しました")),
     ])
     with services.db.transaction() as session:

@@ -31,21 +31,21 @@ def test_a_question_typed_at_the_name_step_is_answered_and_the_name_asked_again(
         (send("相談ってお金かかる"), says("無料", "お名前"), at("booking", "name")),
         (send("山田 太郎"), says("フリガナ"), at("booking", "furigana")),
         (send("キャンセルってどうやるの？"), says("予約の確認・キャンセル", "フリガナ"), at("booking", "furigana")),
-        (send("ヤマダ タロウ"), says("年齢"), at("booking", "age")),
+        (send("ヤマダ タロウ"), says("メールアドレス"), at("booking", "email")),
     ])
 
 
 def test_a_consultation_text_that_asks_the_counsellor_something_is_kept(chat):
     play(chat, UP_TO_NAME + [
-        (send("山田 太郎"),), (send("ヤマダ タロウ"),), (send("25"),), (send("taro@example.jp"),), (send("09012345678"),),
-        (send("転職したほうがいいのか迷っています。どうすればいいですか？"), says("ご予約内容の確認", "転職したほうがいいのか"),
-         at("booking", "summary")),
+        (send("山田 太郎"),), (send("ヤマダ タロウ"),), (send("taro@example.jp"),), (send("09012345678"),),
+        (send("転職したほうがいいのか迷っています。どうすればいいですか？"), says("ご一緒に参加される方")),
+        (tap("なし"), says("ご予約内容の確認", "転職したほうがいいのか"), at("booking", "summary")),
     ])
 
 
 def test_a_question_about_the_desk_at_the_consultation_step_is_answered_and_asked_again(chat):
     play(chat, UP_TO_NAME + [
-        (send("山田 太郎"),), (send("ヤマダ タロウ"),), (send("25"),), (send("taro@example.jp"),), (send("09012345678"),),
+        (send("山田 太郎"),), (send("ヤマダ タロウ"),), (send("taro@example.jp"),), (send("09012345678"),),
         (send("相談って無料ですか？"), says("無料", "ご相談内容を"), at("booking", "consultation")),
     ])
 

@@ -25,19 +25,19 @@ def statuses(services) -> list[str]:
 
 def test_tomorrow_can_be_booked_until_noon_today(chat):
     chat.now = datetime(2026, 12, 1, 11, 59, tzinfo=TOKYO)
-    play(chat, AGREED + [(tap("相談を予約する"),), (tap("キャリア・転職"), offers("12/2(水)"))])
+    play(chat, AGREED + [(tap("相談を予約する"),), (tap("キャリア・転職"),), (send("25"), offers("12/2(水)"))])
 
 
 def test_tomorrow_can_no_longer_be_booked_from_noon_today(chat):
     chat.now = datetime(2026, 12, 1, 12, 0, tzinfo=TOKYO)
-    play(chat, AGREED + [(tap("相談を予約する"),), (tap("キャリア・転職"), offers("12/3(木)")),
+    play(chat, AGREED + [(tap("相談を予約する"),), (tap("キャリア・転職"),), (send("25"), offers("12/3(木)")),
                          (send("12/2"), says("12月2日(水)はご予約いただけません"))])
     assert "12/2(水)" not in chat.last.labels
 
 
 def test_public_holidays_and_weekends_are_closed(chat):
     chat.now = datetime(2026, 11, 19, 9, 0, tzinfo=TOKYO)  # the Thursday before 勤労感謝の日 (Mon 23rd)
-    play(chat, AGREED + [(tap("相談を予約する"),), (tap("キャリア・転職"), offers("11/20(金)", "11/24(火)"))])
+    play(chat, AGREED + [(tap("相談を予約する"),), (tap("キャリア・転職"),), (send("25"), offers("11/20(金)", "11/24(火)"))])
     assert not {"11/21(土)", "11/22(日)", "11/23(月)"} & set(chat.last.labels)
     play(chat, [(send("11/23"), says("11月23日(月)はご予約いただけません"))])
 
@@ -45,7 +45,7 @@ def test_public_holidays_and_weekends_are_closed(chat):
 def test_days_the_operator_closed_are_not_offered(chat, services):
     rules = replace(services.desk_settings.rules, extra_closed_days=frozenset({datetime(2026, 12, 2).date()}))
     services.desk_settings = replace(services.desk_settings, rules=rules)
-    play(chat, AGREED + [(tap("相談を予約する"),), (tap("キャリア・転職"), offers("12/3(木)"))])
+    play(chat, AGREED + [(tap("相談を予約する"),), (tap("キャリア・転職"),), (send("25"), offers("12/3(木)"))])
     assert "12/2(水)" not in chat.last.labels
 
 
@@ -83,10 +83,10 @@ def test_the_evening_before_cancelling_still_works(chat, services):
 
 
 def test_a_hold_lost_while_the_user_paused_asks_for_another_time_and_keeps_the_answers(chat, services):
-    play(chat, AGREED + [(tap("相談を予約する"),), (tap("その他"),), (tap("12/2(水)"),), (tap("13:00"),)] + DETAILS)
+    play(chat, AGREED + [(tap("相談を予約する"),), (tap("その他"),), (send("25"),), (tap("12/2(水)"),), (tap("13:00"),)] + DETAILS)
     chat.later(minutes=20)  # past the 15-minute hold, within the 30-minute flow timeout
     rival = Chat(services, "U" + "f" * 32, chat.now)
-    play(rival, AGREED + [(tap("相談を予約する"),), (tap("その他"),), (tap("12/2(水)"),),
+    play(rival, AGREED + [(tap("相談を予約する"),), (tap("その他"),), (send("25"),), (tap("12/2(水)"),),
                           (tap("13:00"), says("仮予約しました"))])
     play(chat, [
         (tap("確定"), says("仮予約の期限が過ぎ", "日時を選び直して"), at("booking", "date")),

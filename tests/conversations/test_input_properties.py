@@ -207,10 +207,10 @@ def test_an_hour_with_ji_or_ji_han_is_on_the_hour_or_half_past(hour: int, half: 
 
 # --- the whole engine ---------------------------------------------------------------------------
 
-STEPS = [None, "consent", "topic", "date", "time", "name", "furigana", "age", "email", "phone", "consultation",
-         "summary", "edit"]
-DETAILS = [("name", "青木 一"), ("furigana", "アオキ ハジメ"), ("age", "25"), ("email", "hajime@example.jp"),
-           ("phone", "090-1234-5678"), ("consultation", "転職の相談です")]
+STEPS = [None, "consent", "topic", "age", "date", "time", "name", "furigana", "email", "phone", "consultation",
+         "attendant", "summary", "edit"]
+DETAILS = [("name", "青木 一"), ("furigana", "アオキ ハジメ"), ("email", "hajime@example.jp"),
+           ("phone", "090-1234-5678"), ("consultation", "転職の相談です"), ("attendant", "なし")]
 _users = itertools.count(1)
 
 
@@ -231,9 +231,11 @@ def reach(chat: Chat, step: str | None) -> None:
     chat.tap("相談を予約する")
     if step != "topic":
         chat.tap("キャリア・転職")
-    if step not in ("topic", "date"):
+    if step not in ("topic", "age"):
+        chat.send("25")
+    if step not in ("topic", "age", "date"):
         chat.tap(_first(chat, r"\d+/\d+\(.\)"))
-    if step not in ("topic", "date", "time"):
+    if step not in ("topic", "age", "date", "time"):
         chat.tap(_first(chat, r"\d{1,2}:\d{2}"))
     for key, answer in DETAILS:
         if chat.last.step == step:

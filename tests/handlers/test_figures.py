@@ -60,7 +60,7 @@ def test_the_drop_off_counts_distinct_users_at_each_step_in_the_flows_order_then
     funnel = compute(services).funnel
     assert [s.step for s in funnel] == list(EXPECTED_FUNNEL)
     assert {s.step: s.reached for s in funnel} == EXPECTED_FUNNEL
-    assert [s.dropped for s in funnel] == [None, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0]
+    assert [s.dropped for s in funnel] == [None, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
     assert funnel[0].share == "100.0%" and funnel[-1].share == "71.4%"
     assert funnel[0].label == "テーマの選択" and funnel[-1].label == "予約確定"
 
@@ -78,7 +78,7 @@ def test_a_shorter_period_leaves_out_what_happened_before_it(services):
 def test_an_empty_database_gives_zeros_and_a_funnel_without_shares(services):
     stats = compute(services)
     assert all(figures_of(w) == ZERO for w in stats.weeks)
-    assert [s.reached for s in stats.funnel] == [0] * 11
+    assert [s.reached for s in stats.funnel] == [0] * 12
     assert {s.share for s in stats.funnel} == {"-"}
 
 
@@ -89,13 +89,13 @@ def test_the_csv_has_a_bom_a_header_and_the_same_rows_as_the_tables(services):
     assert data.startswith(b"\xef\xbb\xbf")
     lines = data.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("週,開始日,終了日,友だち追加,同意,同意しない,予約確定,予約確定（キャリア・転職）")
-    assert lines[12] == "2026-W47,2026-11-16,2026-11-22,4,4,0,4,2,1,0,1,1,1,0,1"
-    assert lines[13] == "合計,2026-08-31,2026-11-22,6,5,1,5,3,1,0,1,1,1,1,1"
+    assert lines[12] == "2026-W47,2026-11-16,2026-11-22,4,4,0,4,2,1,0,1,1,0,1,0,1"
+    assert lines[13] == "合計,2026-08-31,2026-11-22,6,5,1,5,3,1,0,1,1,0,1,1,1"
     assert lines[14] == ""
     assert lines[15] == "予約の段階,到達した人数,前の段階からの離脱,最初の段階に対する割合"
     assert lines[16] == "テーマの選択,7,-,100.0%"
-    assert lines[26] == "予約確定,5,0,71.4%"
-    assert lines[27] == "" and lines[28].startswith("週,チャット相談の申込,対応")
+    assert lines[27] == "予約確定,5,0,71.4%"
+    assert lines[28] == "" and lines[29].startswith("週,チャット相談の申込,対応")
 
 
 def test_charts_are_accessible_svg_with_escaped_text_and_no_external_resources():

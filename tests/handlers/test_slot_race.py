@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from bot.demo import load_demo_data
 from models import Booking, Counsellor
-from tests.support.chat import TUESDAY_MORNING, Chat, play, tap
+from tests.support.chat import TUESDAY_MORNING, Chat, play, send, tap
 from tests.support.scripts import AGREED
 
 
@@ -21,7 +21,7 @@ def test_only_one_of_several_users_tapping_one_slot_at_once_gets_it(services, ra
         session.execute(update(Counsellor).where(Counsellor.id != keep).values(active=False))
     chats = [Chat(services, f"U{n:0>32}", TUESDAY_MORNING) for n in range(racers)]
     for chat in chats:
-        play(chat, AGREED + [(tap("相談を予約する"),), (tap("キャリア・転職"),), (tap("12/2(水)"),)])
+        play(chat, AGREED + [(tap("相談を予約する"),), (tap("キャリア・転職"),), (send("25"),), (tap("12/2(水)"),)])
 
     start = threading.Barrier(racers)
     answers: dict[int, str] = {}

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from bot.demo import load_demo_data
 from bot.services import Services
 from models import Booking, Counsellor
-from tests.support.chat import TUESDAY_MORNING, Answer, Chat, play, tap
+from tests.support.chat import TUESDAY_MORNING, Answer, Chat, play, send, tap
 from tests.support.scripts import AGREED, DETAILS, UP_TO_NAME
 
 RACERS = 200
@@ -27,7 +27,7 @@ TAKEN = "その時間はちょうど埋まりました。別の時間をお選�
 HELD = "仮予約しました"
 CONFIRMED = "ご予約が確定しました"
 SLOT_LOST = "仮予約の期限が過ぎ、その時間はほかの方の予約で埋まりました。日時を選び直してください"
-TO_THE_TIMES = AGREED + [(tap("相談を予約する"),), (tap("キャリア・転職"),), (tap("12/2(水)"),)]
+TO_THE_TIMES = AGREED + [(tap("相談を予約する"),), (tap("キャリア・転職"),), (send("25"),), (tap("12/2(水)"),)]
 
 # Only PostgreSQL: SQLite serialises every writer, so there would be no race to measure.
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

@@ -70,14 +70,16 @@ def test_a_new_friend_books_gets_the_teams_link_and_cancels_without_a_dead_end(p
     bot_says(page, "ご同意いただき")
     tap(page, "相談を予約する")
     tap(page, "キャリア・転職")
+    bot_says(page, "年齢")
+    say(page, "25")
     bot_says(page, "ご希望の日")
     tap(page, re.compile(r"^\d{1,2}\/\d{1,2}\(.\)$"))  # the slash escaped for Playwright
     bot_says(page, "の空き時間")
     page.get_by_role("button", name=re.compile(r"^1\d:\d\d$")).first.click()
     bot_says(page, "仮予約しました")
-    for answer, next_question in [("山田 太郎", "フリガナ"), ("やまだ たろう", "年齢"), ("25", "メールアドレス"),
+    for answer, next_question in [("山田 太郎", "フリガナ"), ("やまだ たろう", "メールアドレス"),
                                   ("taro@example.jp", "電話番号"), ("09012345678", "ご相談内容"),
-                                  ("転職の相談です", "ご予約内容の確認")]:
+                                  ("転職の相談です", "ご一緒に参加される方"), ("なし", "ご予約内容の確認")]:
         say(page, answer)
         bot_says(page, next_question)
     tap(page, "確定")

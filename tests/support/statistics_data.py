@@ -21,7 +21,7 @@ from models import Booking, Counsellor, LineUser, MessageLog, PolicyConsent
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 TODAY = datetime(2026, 11, 22, 12, 0, tzinfo=TOKYO)
-STEPS = ["topic", "date", "time", "name", "furigana", "age", "email", "phone", "consultation", "summary"]
+STEPS = ["topic", "age", "date", "time", "name", "furigana", "email", "phone", "consultation", "attendant", "summary"]
 
 # Personal data that must never appear in the statistics.
 PERSONAL = {
@@ -52,8 +52,8 @@ EXPECTED_WEEKS = {
                  "cancelled_by_desk": 1, "attended": 0, "no_show": 1},
 }
 # Distinct users who reached each step of the booking flow in the period, then confirmed.
-EXPECTED_FUNNEL = {"topic": 7, "date": 6, "time": 6, "name": 6, "furigana": 6, "age": 5, "email": 5,
-                   "phone": 5, "consultation": 5, "summary": 5, "confirmed": 5}
+EXPECTED_FUNNEL = {"topic": 7, "age": 6, "date": 6, "time": 6, "name": 6, "furigana": 5, "email": 5,
+                   "phone": 5, "consultation": 5, "attendant": 5, "summary": 5, "confirmed": 5}
 
 
 def seed(db) -> None:
@@ -89,7 +89,7 @@ def seed(db) -> None:
         for key, at, agreed in consents:
             session.add(PolicyConsent(user_id=users[key].id, policy_version="2026-04-01", agreed=agreed, created_at=at))
 
-        # The booking flow: u1-u5 went all the way; u6 stopped at the topic, u7 after the reading.
+        # The booking flow: u1-u5 went all the way; u6 stopped at the topic, u7 after the name.
         reached = {"u1": STEPS, "u2": STEPS, "u3": STEPS, "u4": STEPS + ["edit"], "u5": STEPS,
                    "u6": ["topic"], "u7": STEPS[:5]}
         for key, steps in reached.items():

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bot.queue import scheduler
 from handlers.attendance import AttendanceError, mark
 from models import Booking, LineUser, LocalMeeting
-from tests.support.chat import play, says, tap
+from tests.support.chat import play, says, send, tap
 from tests.support.scripts import BOOKED, DETAILS, UP_TO_NAME, join_buttons, pushed
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -149,20 +149,21 @@ def test_a_no_show_is_marked_ten_minutes_after_the_start_and_cancels_the_meeting
     assert meetings(services)[0].cancelled_at is not None
 
 
-def test_two_no_shows_restrict_booking_with_a_respectful_notice(booked, services, worker, fake_line):
+def test_two_no_shows_bring_a_kind_notice_then_the_operators_decision(booked, services, worker, fake_line):
     with services.db.transaction() as session:
         mark(session, services, booking(services).reference, False, SESSION_START + timedelta(minutes=15))
     booked.now = datetime(2026, 12, 3, 9, 0, tzinfo=TOKYO)
-    play(booked, [(tap("相談を予約する"),), (tap("キャリア・転職"),), (tap("12/4(金)"),), (tap("10:00"),)]
-         + DETAILS + [(tap("確定"), says("ご予約が確定しました"))])
+    play(booked, [(tap("相談を予約する"),), (tap("キャリア・転職"),), (send("25"),), (tap("12/4(金)"),), (tap("10:00"),),
+                  (tap("新しく入力する"),)] + DETAILS + [(tap("確定"), says("ご予約が確定しました"))])
     with services.db.transaction() as session:
         second = datetime(2026, 12, 4, 10, 20, tzinfo=TOKYO)
         mark(session, services, booking(services).reference, False, second)
     worker.run_until_idle()
     notice = [m["text"] for m in pushed(fake_line, booked.user_id) if m.get("type") == "text"]
-    assert any("2回" in t and "お電話" in t for t in notice)
-    booked.now = datetime(2026, 12, 5, 9, 0, tzinfo=TOKYO)
-    play(booked, [(tap("相談を予約する"), says("予約をお受けできません"))])
+    assert sum("ご参加が確認できなかった" in t for t in notice) == 1  # after the first only
+    with services.db.transaction() as session:
+        assert session.scalar(select(LineUser)).no_show_review_at is not None  # the operator decides (console)
+    assert meetings(services)[-1].cancelled_at is not None
 
 
 def test_attended_sessions_do_not_count_as_no_shows(booked, services):
