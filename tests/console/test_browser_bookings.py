@@ -71,6 +71,7 @@ def test_an_operator_signs_in_opens_a_booking_and_cancels_it_with_a_reason(page,
     page.get_by_role("button", name="この予約を取り消す").click()
     expect(page.locator("#booking-status")).to_have_text("予約確定")
 
+    page.get_by_label("窓口の都合").check()  # who asked is required too
     page.get_by_label("取り消しの理由").fill("相談員の急病のため")
     page.get_by_role("button", name="この予約を取り消す").click()
     expect(page.get_by_role("status")).to_contain_text("予約を取り消しました")
