@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 
 from bot.demo import load_demo_data
 from models import Booking, Counsellor, LocalMeeting, OperatorAlert
-from tests.support.chat import play, says, tap
 from tests.support.console import (
     AOKI,
     ISHII,
@@ -28,32 +27,9 @@ from tests.support.console import (
     text_of,
     tokyo,
 )
-from tests.support.scripts import DETAILS, UP_TO_NAME
+from tests.support.booking_actions import book_through_line, booking_row, follow, line_texts
 
 # -- helpers shared with tests/test_console_dashboard.py ---------------------------------------
-
-
-def book_through_line(chat, worker=None) -> Booking:
-    """A real booking made through the conversation: 2 December 10:00, キャリア・転職."""
-    play(chat, UP_TO_NAME + DETAILS + [(tap("確定"), says("ご予約が確定しました"))])
-    if worker is not None:
-        worker.run_until_idle()  # the Teams handoff (local meetings) and the LINE deliveries
-    with chat.services.db.transaction() as session:
-        return session.scalar(select(Booking).where(Booking.status == "confirmed"))
-
-
-def booking_row(app, reference: str) -> Booking:
-    with db(app).transaction() as session:
-        return session.scalar(select(Booking).where(Booking.reference == reference))
-
-
-def follow(client, response) -> str:
-    assert response.status_code in (302, 303), text_of(response)
-    return text_of(client.get(response.location))
-
-
-def line_texts(fake_line, user_id: str) -> list[str]:
-    return [d.message.get("text") or d.message.get("altText") or "" for d in fake_line.store.messages_to(user_id)]
 
 
 @pytest.fixture
