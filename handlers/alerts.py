@@ -44,7 +44,7 @@ SAME_DAY_ABSENT = "same_day_absent"
 NO_SHOW_REVIEW = "no_show_review"
 TITLES = {
     HANDOFF_FAILED: "Teams会議の作成に失敗しました",
-    CANCEL_FAILED: "Teams会議の取り消しに失敗しました",
+    CANCEL_FAILED: "Teams会議のキャンセルに失敗しました",
     UPDATE_FAILED: "Teams会議の時刻を変更できませんでした",
     JOB_DEAD: "バックグラウンド処理が停止しました",
     DEMO_DATA: "デモデータが残っています",

@@ -50,17 +50,17 @@ def cancel_for_desk(session: Session, services: Services, reference: str, reason
     """
     if asked_by not in ASKED_BY:
         raise BookingActionError(f"asked_by must be one of {', '.join(ASKED_BY)}",
-                                 "取り消しの依頼元を選んでください。")
+                                 "キャンセルの依頼元を選んでください。")
     reason = (reason or "").strip()
     if not reason:
-        raise BookingActionError("a reason is required", "取り消しの理由を入力してください。")
+        raise BookingActionError("a reason is required", "キャンセルの理由を入力してください。")
     if len(reason) > REASON_LIMIT:
         raise BookingActionError(f"the reason is longer than {REASON_LIMIT} characters",
-                                 f"取り消しの理由は{REASON_LIMIT}文字以内で入力してください。")
+                                 f"キャンセルの理由は{REASON_LIMIT}文字以内で入力してください。")
     booking = find(session, reference)
     if booking is None or booking.status != CONFIRMED:
         raise BookingActionError(f"no confirmed booking {reference}",
-                                 "この予約は確定済みではないため、取り消せません。")
+                                 "この予約は確定済みではないため、キャンセルできません。")
     booking.status, booking.cancelled_at = CANCELLED, now
     booking.cancelled_by, booking.cancel_reason = ASKED_BY[asked_by], reason
     by_desk = asked_by == "desk"

@@ -301,7 +301,7 @@ class DatabaseDesk:
         if cancelled:
             booking.status, booking.cancelled_at, booking.cancelled_by = CANCELLED, self.now(), "user"
             handoff.enqueue_cancel(self.session, booking,
-                                   "相談者から当日キャンセルのご連絡があり、このオンライン相談は取り消しとなりました。")
+                                   "相談者から当日キャンセルのご連絡があり、このオンライン相談はキャンセルとなりました。")
         raise_alert(self.session, self.config, SAME_DAY_ABSENT,
                     f"Booking {booking.reference} ({to_tokyo(booking.starts_at):%Y-%m-%d %H:%M}): the user says "
                     f"they cannot come today" + (" (cancelled on LINE)." if cancelled else "."), booking.id)

@@ -204,7 +204,7 @@ def create_meeting(services: Services, payload: dict[str, Any]) -> None:
     if result.outcome is GraphOutcome.NO_LINK:
         # An event without a Teams link is no meeting: take it back, and let a retry make a new one.
         if result.event_id:
-            services.meetings.cancel_event(result.event_id, "オンライン会議を作成できなかったため取り消します。")
+            services.meetings.cancel_event(result.event_id, "オンライン会議を作成できなかったためキャンセルします。")
         with services.db.transaction() as session:
             session.get(Booking, booking_id).handoff_generation += 1
         return _fail(services, booking_id, "Graph created the event without a Teams link: check that the "
@@ -230,7 +230,7 @@ def cancel_meeting(services: Services, payload: dict[str, Any]) -> None:
             booking.teams_status = TEAMS_CANCELLED  # nothing was made; a late create sees the cancellation
             return
         event_id = booking.graph_event_id
-    result = services.meetings.cancel_event(event_id, payload.get("comment") or "ご予約が取り消されました。")
+    result = services.meetings.cancel_event(event_id, payload.get("comment") or "ご予約がキャンセルされました。")
     _log("cancel", booking_id, result)
     if result.outcome is GraphOutcome.OK:
         with services.db.transaction() as session:

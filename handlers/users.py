@@ -196,7 +196,7 @@ def erase(session: Session, user_id: int, now: datetime) -> Erasure:
     """
     user = _user(session, user_id)
     if upcoming_bookings(session, user.id, now):
-        raise UserActionError("今後の予約（仮押さえ・確定）があるため消去できません。先に予約を取り消してください。")
+        raise UserActionError("今後の予約（仮予約・確定）があるため消去できません。先に予約をキャンセルしてください。")
     counts = erasure_preview(session, user.id)
 
     bookings = list(session.scalars(select(Booking).where(Booking.user_id == user.id)))

@@ -43,7 +43,7 @@ ACTION_LABELS = {
     "view_conversation": "会話の閲覧",
     "flag_handled": "要対応の対応済み",
     "view_booking": "予約の閲覧",
-    "cancel_booking": "予約の取り消し",
+    "cancel_booking": "予約のキャンセル",
     "retry_handoff": "Teams 連携の再試行",
     "mark_attendance": "出欠の記録",
     "view_users": "利用者一覧の閲覧",

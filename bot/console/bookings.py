@@ -253,7 +253,7 @@ def booking_cancel(reference: str):
     except booking_actions.BookingActionError as e:
         flash(e.message_ja, "error")
         return _back(reference)
-    flash("予約を取り消しました。Teams の招待を取り下げ、ご本人に LINE でお知らせします。", "info")
+    flash("予約をキャンセルしました。Teams の招待を取り下げ、ご本人に LINE でお知らせします。", "info")
     return _back(reference)
 
 

@@ -54,7 +54,7 @@ STEP_LABELS = {
     "furigana": "フリガナ", "age": "年齢", "email": "メールアドレス", "phone": "電話番号",
     "consultation": "ご相談内容", "summary": "内容の確認", "edit": "修正", "list": "予約一覧",
     "sure": "キャンセルの確認", "restricted": "予約の制限", "restriction_lifted": "制限の解除",
-    "cancelled": "予約の取り消し",
+    "cancelled": "予約のキャンセル",
 }
 KIND_LABELS = {"follow": "（友だち追加）", "unfollow": "（ブロック）", "sticker": "（スタンプ）",
                "image": "（画像）", "video": "（動画）", "audio": "（音声）", "file": "（ファイル）",

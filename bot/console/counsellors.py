@@ -146,7 +146,7 @@ def _remove_day_off(counsellor_id: int):
         if removed:
             audit("counsellor_day_off_removed", f"counsellor:{row.id}", {"day_off": day.isoformat()}, session=session)
     if removed:
-        flash(f"{date_label(day)}の休みを取り消しました。", "info")
+        flash(f"{date_label(day)}の休みを削除しました。", "info")
     else:
         flash("その休みは登録されていませんでした。", "error")
     return redirect(url_for("console.counsellor", counsellor_id=counsellor_id))

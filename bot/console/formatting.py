@@ -23,13 +23,13 @@ from models.booking import (
 )
 
 STATUS_LABELS = {
-    CONFIRMED: "予約確定", ATTENDED: "参加済み", NO_SHOW: "不参加", CANCELLED: "取り消し",
+    CONFIRMED: "予約確定", ATTENDED: "参加済み", NO_SHOW: "不参加", CANCELLED: "キャンセル",
     HELD: "仮予約", EXPIRED: "仮予約の期限切れ", RELEASED: "入力中止",
 }
 STATUS_BADGES = {CONFIRMED: "badge-ok", ATTENDED: "badge-ok", NO_SHOW: "badge-warn", CANCELLED: "badge-muted",
                  HELD: "badge-muted", EXPIRED: "badge-muted", RELEASED: "badge-muted"}
 TEAMS_LABELS = {TEAMS_NONE: "未連携", TEAMS_PENDING: "作成待ち", TEAMS_CREATED: "作成済み", TEAMS_FAILED: "失敗",
-                TEAMS_CANCELLED: "取り消し済み"}
+                TEAMS_CANCELLED: "キャンセル済み"}
 TEAMS_BADGES = {TEAMS_NONE: "badge-muted", TEAMS_PENDING: "badge-warn", TEAMS_CREATED: "badge-ok",
                 TEAMS_FAILED: "badge-danger", TEAMS_CANCELLED: "badge-muted"}
 

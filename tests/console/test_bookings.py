@@ -68,7 +68,7 @@ def test_a_counsellor_sees_only_their_own_bookings_and_cannot_cancel(desk):
     assert refused.status_code == 403
     assert post_form(aoki, "/console/bookings/AOKI0001", "/console/bookings/AOKI0001/retry-handoff").status_code == 403
     assert booking_row(app, "AOKI0001").status == "confirmed"
-    assert "この予約を取り消す" not in text_of(aoki.get("/console/bookings/AOKI0001"))
+    assert "この予約をキャンセルする" not in text_of(aoki.get("/console/bookings/AOKI0001"))
     # Every page shown was audited (post_form opens the page first); the refused one shows nothing.
     assert {r.target for r in audit_rows(app, "view_booking")} == {"booking:AOKI0001"}
     assert audit_rows(app, "cancel_booking") == []
@@ -188,8 +188,8 @@ def test_cancelling_with_a_reason_withdraws_the_meeting_and_tells_the_user_on_li
     admin = signed_in_client(app)
     detail = f"/console/bookings/{booking.reference}"
     page = follow(admin, post_form(admin, detail, f"{detail}/cancel", {"reason": "相談員の急病のため", "asked_by": "desk"}))
-    assert "予約を取り消しました" in page and "取り消し" in page and "相談員の急病のため" in page
-    assert "この予約を取り消す" not in page
+    assert "予約をキャンセルしました" in page and "キャンセル" in page and "相談員の急病のため" in page
+    assert "この予約をキャンセルする" not in page
 
     worker.run_until_idle()
     cancelled = booking_row(app, booking.reference)
@@ -205,7 +205,7 @@ def test_cancelling_with_a_reason_withdraws_the_meeting_and_tells_the_user_on_li
     assert json.loads(entry.detail) == {"reason": "相談員の急病のため", "cancelled_by": "operator"}
 
     again = follow(admin, post_form(admin, detail, f"{detail}/cancel", {"reason": "二度目", "asked_by": "desk"}))
-    assert "確定済みではないため、取り消せません" in again
+    assert "確定済みではないため、キャンセルできません" in again
     assert len(audit_rows(app, "cancel_booking")) == 1
 
 
@@ -216,10 +216,10 @@ def test_cancelling_without_a_reason_is_refused_with_a_message(app, chat, worker
     admin = signed_in_client(app)
     detail = f"/console/bookings/{booking.reference}"
     page = follow(admin, post_form(admin, detail, f"{detail}/cancel", {"reason": "   ", "asked_by": "desk"}))
-    assert "取り消しの理由を入力してください。" in page
+    assert "キャンセルの理由を入力してください。" in page
     worker.run_until_idle()
     assert booking_row(app, booking.reference).status == "confirmed"
-    assert not any("取り消し" in t for t in line_texts(fake_line, chat.user_id))
+    assert not any("キャンセルとなりました" in t or "キャンセルしました" in t for t in line_texts(fake_line, chat.user_id))
     assert audit_rows(app, "cancel_booking") == []
 
 

@@ -68,16 +68,16 @@ def test_an_operator_signs_in_opens_a_booking_and_cancels_it_with_a_reason(page,
     expect(page.get_by_text("Teams は未設定です（ローカルの会議で代用しています）")).to_be_visible()
 
     # The reason is required: the browser itself refuses an empty one.
-    page.get_by_role("button", name="この予約を取り消す").click()
+    page.get_by_role("button", name="この予約をキャンセルする").click()
     expect(page.locator("#booking-status")).to_have_text("予約確定")
 
     page.get_by_label("窓口の都合").check()  # who asked is required too
-    page.get_by_label("取り消しの理由").fill("相談員の急病のため")
-    page.get_by_role("button", name="この予約を取り消す").click()
-    expect(page.get_by_role("status")).to_contain_text("予約を取り消しました")
-    expect(page.locator("#booking-status")).to_have_text("取り消し")
+    page.get_by_label("キャンセルの理由").fill("相談員の急病のため")
+    page.get_by_role("button", name="この予約をキャンセルする").click()
+    expect(page.get_by_role("status")).to_contain_text("予約をキャンセルしました")
+    expect(page.locator("#booking-status")).to_have_text("キャンセル")
     expect(page.get_by_text("相談員の急病のため")).to_be_visible()
-    expect(page.get_by_role("button", name="この予約を取り消す")).to_have_count(0)
+    expect(page.get_by_role("button", name="この予約をキャンセルする")).to_have_count(0)
 
     # The worker tells the user in the simulator's LINE chat.
     deadline = time.monotonic() + WAIT_MS / 1000

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from handlers import figures
 from handlers.periods import Period
 from models import Booking, LocalMeeting
-from tests.support.booking_actions import book_through_line, booking_row, follow, line_texts
+from tests.support.booking_actions import book_through_line, booking_row, deliver_all, follow, line_texts
 from tests.support.console import at_desk, audit_rows, create_operator, db, post_form, signed_in_client
 
 
@@ -24,7 +24,7 @@ def cancel_in_console(app, chat, worker, asked_by: str | None, reason: str = "�
     detail = f"/console/bookings/{booking.reference}"
     form = {"reason": reason} | ({"asked_by": asked_by} if asked_by else {})
     page = follow(admin, post_form(admin, detail, f"{detail}/cancel", form))
-    worker.run_until_idle()
+    deliver_all(worker)
     return booking_row(app, booking.reference), page
 
 
@@ -36,7 +36,7 @@ def week_figures(app):
 def test_a_user_who_phoned_to_cancel_is_told_their_call_was_heard_and_is_counted_as_their_request(
         app, chat, worker, fake_line):
     booking, page = cancel_in_console(app, chat, worker, "phone", "電話で体調不良との連絡")
-    assert "予約を取り消しました" in page and "ご本人（電話で窓口へ）" in page
+    assert "予約をキャンセルしました" in page and "ご本人（電話で窓口へ）" in page
     assert (booking.status, booking.cancelled_by) == ("cancelled", "user_phone")
     said = line_texts(fake_line, chat.user_id)
     assert any("お電話でご連絡いただいたとおり" in t and "12月2日(水) 10:00" in t for t in said)
@@ -67,9 +67,9 @@ def test_a_cancellation_for_the_desks_own_reasons_apologises_and_counts_for_the_
 
 def test_the_console_refuses_a_cancellation_that_does_not_say_who_asked(app, chat, worker, fake_line):
     booking, page = cancel_in_console(app, chat, worker, None)
-    assert "取り消しの依頼元を選んでください。" in page
+    assert "キャンセルの依頼元を選んでください。" in page
     assert booking.status == "confirmed"
-    assert not any("キャンセルしました" in t or "取り消し" in t for t in line_texts(fake_line, chat.user_id))
+    assert not any("キャンセルとなりました" in t or "キャンセルしました" in t for t in line_texts(fake_line, chat.user_id))
 
 
 def test_the_cancel_command_records_who_asked(app, chat, worker, fake_line):
@@ -77,7 +77,7 @@ def test_the_cancel_command_records_who_asked(app, chat, worker, fake_line):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["cancel-booking", booking.reference, "--reason", "来所にて", "--asked-by", "in-person"])
     assert result.exit_code == 0, result.output
-    worker.run_until_idle()
+    deliver_all(worker)
     assert booking_row(app, booking.reference).cancelled_by == "user_in_person"
     assert any("窓口でお申し出いただいたとおり" in t for t in line_texts(fake_line, chat.user_id))
 

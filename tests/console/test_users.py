@@ -188,7 +188,7 @@ def test_erasure_is_refused_while_an_upcoming_booking_remains(app, admin, booked
     assert 'id="erase-form"' not in page
     response = post_form(admin, f"/console/users/{uid}", f"/console/users/{uid}/erase", {"confirm_id": str(uid)})
     assert response.status_code == 303
-    assert "先に予約を取り消してください" in admin.get(response.location).get_data(as_text=True)
+    assert "先に予約をキャンセルしてください" in admin.get(response.location).get_data(as_text=True)
     with db(app).transaction() as session:
         assert session.get(LineUser, uid).erased_at is None
         assert session.scalar(select(Booking.name)) == "山田 太郎"
