@@ -93,9 +93,37 @@ class Driver:
         self.deadline = time.monotonic() + size.run_timeout
         self.http = threading.local()
         self.graph_went_down = False
+        self.fault_errors: list[str] = []  # faults the schedule could not make (tests/chaos/faults.py)
+        self.awake = threading.Event()  # cleared at the run's night: users write nothing until morning
+        self.awake.set()
+        self._posting = 0
+        self._posting_lock = threading.Condition()
+
+    def night_falls(self, timeout: float = 120.0) -> None:
+        """No user posts from now until `morning()`; returns once the posts under way are answered
+        by the service (acknowledged or given up)."""
+        self.awake.clear()
+        with self._posting_lock:
+            self._posting_lock.wait_for(lambda: self._posting == 0, timeout)
+
+    def morning(self) -> None:
+        self.awake.set()
 
     # one webhook post, retried a few times when the service does not acknowledge it
     def _post(self, event: dict[str, Any]) -> bool:
+        while not self.awake.wait(0.5):
+            if self.stop.is_set():
+                return False
+        with self._posting_lock:
+            self._posting += 1
+        try:
+            return self._post_now(event)
+        finally:
+            with self._posting_lock:
+                self._posting -= 1
+                self._posting_lock.notify_all()
+
+    def _post_now(self, event: dict[str, Any]) -> bool:
         session = getattr(self.http, "session", None)
         if session is None:
             session = self.http.session = requests.Session()
@@ -219,8 +247,8 @@ class Driver:
             if times:
                 return tap(buttons[rng.choice(times)])
             dates = [label for label in buttons if DATE_LABEL.match(label)]
-            if dates:
-                return tap(buttons[rng.choice(dates)])
+            if dates:  # the first date half the time: sessions on the day after the run's start
+                return tap(buttons[dates[0] if rng.random() < 0.5 else rng.choice(dates)])
             topics = [label for label in buttons if label in TOPICS]
             if topics:
                 return tap(buttons[rng.choice(topics)])

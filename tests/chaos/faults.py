@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tests.chaos.driver import ACCESS_TOKEN, ORGANIZER
@@ -93,15 +94,25 @@ class ChaoticGraph(FakeGraph):
 
 # -- faults on a schedule ------------------------------------------------------------------------
 
-def disturb(driver: Driver, graph: ChaoticGraph, log) -> threading.Thread:
-    """Take Graph down once midway and kill a worker at evenly spaced points of the run."""
+def disturb(driver: Driver, graph: ChaoticGraph, log, night: Callable[[], None] | None = None) -> threading.Thread:
+    """Take Graph down once midway, kill a worker at evenly spaced points of the run and, at three
+    fifths of it, let the night pass (`night`: the service restarted a day later)."""
     size = driver.size
     kill_points = [size.events * (k + 1) // (size.kills + 1) for k in range(size.kills)]
     down_at = size.events // 2
+    night_at = size.events * 3 // 5 if night else None
 
     def loop() -> None:
+        try:
+            faults()
+        except Exception as e:  # noqa: BLE001 (a fault the run could not make stops it and is reported)
+            driver.fault_errors.append(f"{type(e).__name__}: {e}")
+            driver.stop.set()
+
+    def faults() -> None:
+        nonlocal night_at
         down_done, kills_done = False, 0
-        while not driver.stop.is_set() and (not down_done or kills_done < len(kill_points)):
+        while not driver.stop.is_set() and (not down_done or kills_done < len(kill_points) or night_at is not None):
             posted = driver.tally.posted
             if not down_done and posted >= down_at:
                 graph.down(size.graph_down_seconds)
@@ -113,6 +124,10 @@ def disturb(driver: Driver, graph: ChaoticGraph, log) -> threading.Thread:
                 driver.service.kill_worker(index)
                 log(f"worker {index} SIGKILLed and restarted at event {posted}")
                 kills_done += 1
+            if night_at is not None and posted >= night_at:
+                night()
+                log(f"the night passed at event {posted}: the service restarted a day later")
+                night_at = None
             driver.stop.wait(0.2)
 
     thread = threading.Thread(target=loop, name="disturb", daemon=True)

@@ -1,9 +1,9 @@
-"""The fault suite's population with the issue-19 journeys, kept apart from driver.py (which is
-being edited elsewhere): `MovingDriver` answers the questions the booking gained (who attends, the
+"""The fault suite's population with the issue-19 journeys: `MovingDriver` answers the questions the booking gained (who attends, the
 returning user's offer), moves some bookings to another date and time (日時を変更, each move one
 PATCH of the same Teams event), and reports a same-day contact (遅れる・参加できない → 遅れる) when a
-session is today. `check_moves` is the invariant the moves add: every confirmed booking's live
-Teams event is at the booking's time.
+session is today (after the run's night, tests/chaos/days.py). `check_moves` is the invariant the
+moves add: every confirmed booking's live Teams event is at the booking's time; `check_same_day`
+that the population did make same-day contacts.
 
 To use it, run.py builds `MovingDriver` instead of `Driver` and adds `check_moves` to its checks
 (done in run.py; the decisions are unit-tested in test_moves.py, the suite itself is `make chaos`).
@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from models import Booking
 from models.database import Database
@@ -71,3 +71,12 @@ def check_moves(graph, db: Database) -> list[str]:
              for booking_id, reference, starts, ends in rows
              if [(e["_start"], e["_end"]) for e in live[booking_id]] != [(starts, ends)]]
     return [f"moved bookings whose Teams event is elsewhere: {wrong[:5]}"] if wrong else []
+
+
+def check_same_day(db: Database, log=print) -> list[str]:
+    """After the night, users whose session was that day said so (遅れる・参加できない)."""
+    with db.transaction() as session:
+        contacts = session.scalar(select(func.count()).select_from(Booking)
+                                  .where(Booking.same_day_contact.is_not(None)))
+    log(f"same-day contacts (遅れる・参加できない) on the day after the night: {contacts}")
+    return [] if contacts else ["no user made a same-day contact (遅れる・参加できない) after the night"]

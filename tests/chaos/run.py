@@ -10,18 +10,22 @@ person instead of booking, and chat with an operator played by the driver (`chat
   read timeout);
 - the fake Graph answers 429 (Retry-After) or 503 to 30% of calls and is down for a while midway;
 - 10% of the events are posted twice (same webhookEventId) or redelivered later;
-- a worker is SIGKILLed a few times and started again.
+- a worker is SIGKILLed a few times and started again;
+- the run starts on a Tuesday morning and, at three fifths, the night passes: users stop writing,
+  the queue drains, the service stops and starts again a day later (`days.py`), so that sessions
+  booked for the Wednesday are today's and users say 遅れる・参加できない (`moves.py`).
 
 Then it waits (bounded) for the queue to drain and checks, from the database and the fakes'
 records, that every event was processed exactly once, every bot message delivered exactly once,
 every confirmed booking has one Teams event and one join-link message, every cancellation reached
 Graph, no slot holds two bookings, no job is dead without an operator alert, every operator chat
-message reached its user once, no chat is left open and the bot answered nothing written in one. Any shortfall is
+message reached its user once, no chat is left open and the bot answered nothing written in one,
+moved bookings' Teams events moved with them and same-day contacts were made. Any shortfall is
 printed and the exit status is 1. Nothing here passes or fails on time: waits are only bounded.
 
 This module is the command line and puts the run together; the pieces are in `service.py` (the
 service's processes), `driver.py` (the size and the population), `faults.py` (the faulty fakes and
-the schedule of outages and kills) and `invariants.py` (the checks at the end).
+the schedule of outages, kills and the night), `days.py` (the run's clock) and `invariants.py` (the checks at the end).
 """
 
 from __future__ import annotations
@@ -41,10 +45,11 @@ from bot.config import Config
 from bot.services import Services
 from models.database import Database
 from tests.chaos.chats import ChatDesk
+from tests.chaos.days import Calendar
 from tests.chaos.driver import ACCESS_TOKEN, CHANNEL_SECRET, ORGANIZER, Size
 from tests.chaos.faults import ChaoticGraph, ChaoticLine, disturb
 from tests.chaos.invariants import check, drain, scan_logs
-from tests.chaos.moves import MovingDriver, check_moves
+from tests.chaos.moves import MovingDriver, check_moves, check_same_day
 from tests.chaos.service import Service
 from tests.support.fake_entra import FakeEntra
 from tests.support.https_fake import trusting
@@ -53,6 +58,7 @@ from tests.support.postgres import _free_port, start_cluster
 
 def run(size: Size, log=print) -> list[str]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the fakes' request lines would drown the report
+    calendar = Calendar()  # before anything reads the time: the run's Tuesday, then its Wednesday
     cluster = start_cluster()
     work = Path(tempfile.mkdtemp(prefix="desk-chaos-"))
     rng = random.Random(size.seed)
@@ -80,7 +86,7 @@ def run(size: Size, log=print) -> list[str]:
             CHAT_HOURS="always",
         )
         log(f"logs in {work}")
-        service = Service(env, work, size.workers)
+        service = Service(calendar.service_env(env), work, size.workers)
         service.wait_ready()
         driver = MovingDriver(size, service, line, db)  # the population, with moves (tests/chaos/moves.py)
         # The operator's console: the handlers on the service's own database and settings.
@@ -88,7 +94,16 @@ def run(size: Size, log=print) -> list[str]:
                                         pool_size=4)
         desk = ChatDesk(driver, desk_services, random.Random(rng.random()))
         desk.start()
-        disturber = disturb(driver, graph, log)
+
+        def night() -> None:  # the day's work done, the service restarted the next morning
+            driver.night_falls()
+            drain(db, size.drain_timeout, log)
+            service.stop()
+            calendar.next_day()
+            service.start_again(calendar.service_env(service.env))
+            driver.morning()
+
+        disturber = disturb(driver, graph, log, night)
         try:
             with trusting(entra.ca_path):
                 driver.run_population()
@@ -98,7 +113,10 @@ def run(size: Size, log=print) -> list[str]:
             disturber.join(5)
         log(f"population done: {driver.tally.posted} events; waiting for the queue to drain")
         queue = drain(db, size.drain_timeout, log)
-        shortfalls = check(driver, line, graph, db, queue) + check_moves(graph, db)
+        shortfalls = [f"a fault the run could not make: {e}" for e in driver.fault_errors]
+        shortfalls += check(driver, line, graph, db, queue) + check_moves(graph, db)
+        if calendar.days_passed:
+            shortfalls += check_same_day(db, log)
         service.stop()  # flushes the processes' logs for the scan
         service = None
         shortfalls += scan_logs(work, [CHANNEL_SECRET, ACCESS_TOKEN, entra.client_secret])
@@ -117,6 +135,7 @@ def run(size: Size, log=print) -> list[str]:
         graph.close()
         entra.close()
         cluster.stop()
+        calendar.close()
         if not keep_logs:
             shutil.rmtree(work, ignore_errors=True)
 

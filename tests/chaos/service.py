@@ -1,5 +1,6 @@
 """The service's processes for the fault suite and the benchmark: gunicorn web and the bot.queue.worker
-processes, each in its own process group, and a worker SIGKILLed and started again."""
+processes, each in its own process group, a worker SIGKILLed and started again, and the whole
+service restarted."""
 
 from __future__ import annotations
 
@@ -24,11 +25,14 @@ class Service:
         self.env, self.logs = env, logs
         self.port = int(env["PORT"])
         self.url = f"http://127.0.0.1:{self.port}"
+        self.kills = 0
+        self.restarts = 0
+        self._start_all(workers)
+
+    def _start_all(self, workers: int) -> None:
         self.web = self._start("web", [sys.executable, "-m", "gunicorn", "--config", "python:bot.gunicorn_conf",
                                        "--bind", f"127.0.0.1:{self.port}", "bot:create_app()"])
         self.workers = [self._start(f"worker{i}", [sys.executable, "-m", "bot.queue.worker"]) for i in range(workers)]
-        self.kills = 0
-        self.restarts = 0
 
     def _start(self, name: str, cmd: list[str]) -> subprocess.Popen:
         with open(self.logs / f"{name}.log", "ab") as out:  # the child keeps its own copy
@@ -59,6 +63,12 @@ class Service:
         self.kills += 1
         self.workers[index] = self._start(f"worker{index}", [sys.executable, "-m", "bot.queue.worker"])
         self.restarts += 1
+
+    def start_again(self, env: dict[str, str]) -> None:
+        """After `stop()` (a deploy, or the night): every process started again with `env`."""
+        self.env = env
+        self._start_all(len(self.workers))
+        self.wait_ready()
 
     def workers_alive(self) -> bool:
         return all(p.poll() is None for p in self.workers)
