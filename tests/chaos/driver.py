@@ -96,6 +96,7 @@ class Driver:
         self.fault_errors: list[str] = []  # faults the schedule could not make (tests/chaos/faults.py)
         self.awake = threading.Event()  # cleared at the run's night: users write nothing until morning
         self.awake.set()
+        self.mornings = 0
         self._posting = 0
         self._posting_lock = threading.Condition()
 
@@ -107,6 +108,7 @@ class Driver:
             self._posting_lock.wait_for(lambda: self._posting == 0, timeout)
 
     def morning(self) -> None:
+        self.mornings += 1
         self.awake.set()
 
     # one webhook post, retried a few times when the service does not acknowledge it
@@ -211,9 +213,13 @@ class Driver:
 
         seen = None
         build = lambda token: line_events.follow(user_id, token)
+        mornings = self.mornings
         for step in range(budget):
             if self.stop.is_set() or time.monotonic() > self.deadline:
                 break
+            if booked and self.mornings > mornings:  # a new day: a booked user looks at their booking first
+                build = text("予約の確認")
+            mornings = self.mornings
             seen = self.send(user_id, rng, build)
             if seen is None:
                 with self.tally.lock:
@@ -247,8 +253,8 @@ class Driver:
             if times:
                 return tap(buttons[rng.choice(times)])
             dates = [label for label in buttons if DATE_LABEL.match(label)]
-            if dates:  # the first date half the time: sessions on the day after the run's start
-                return tap(buttons[dates[0] if rng.random() < 0.5 else rng.choice(dates)])
+            if dates:  # mostly the first date: sessions on the day after the run's start (its night)
+                return tap(buttons[dates[0] if rng.random() < 0.75 else rng.choice(dates)])
             topics = [label for label in buttons if label in TOPICS]
             if topics:
                 return tap(buttons[rng.choice(topics)])

@@ -95,12 +95,12 @@ class ChaoticGraph(FakeGraph):
 # -- faults on a schedule ------------------------------------------------------------------------
 
 def disturb(driver: Driver, graph: ChaoticGraph, log, night: Callable[[], None] | None = None) -> threading.Thread:
-    """Take Graph down once midway, kill a worker at evenly spaced points of the run and, at three
-    fifths of it, let the night pass (`night`: the service restarted a day later)."""
+    """Take Graph down once midway, kill a worker at evenly spaced points of the run and, at seven
+    tenths of it, let the night pass (`night`: the service restarted a day later)."""
     size = driver.size
     kill_points = [size.events * (k + 1) // (size.kills + 1) for k in range(size.kills)]
     down_at = size.events // 2
-    night_at = size.events * 3 // 5 if night else None
+    night_at = size.events * 7 // 10 if night else None
 
     def loop() -> None:
         try:
