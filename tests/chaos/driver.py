@@ -57,6 +57,11 @@ class Size:
 
 # -- the population ------------------------------------------------------------------------------
 
+def first_date_mostly(rng: random.Random, dates: list[str]) -> str:
+    """The first date offered three times in four: sessions on the day after the run's night."""
+    return dates[0] if rng.random() < 0.75 else rng.choice(dates)
+
+
 @dataclass
 class Seen:
     """One answer as the user's phone shows it."""
@@ -253,8 +258,8 @@ class Driver:
             if times:
                 return tap(buttons[rng.choice(times)])
             dates = [label for label in buttons if DATE_LABEL.match(label)]
-            if dates:  # mostly the first date: sessions on the day after the run's start (its night)
-                return tap(buttons[dates[0] if rng.random() < 0.75 else rng.choice(dates)])
+            if dates:
+                return tap(buttons[first_date_mostly(rng, dates)])
             topics = [label for label in buttons if label in TOPICS]
             if topics:
                 return tap(buttons[rng.choice(topics)])

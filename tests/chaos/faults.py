@@ -126,7 +126,8 @@ def disturb(driver: Driver, graph: ChaoticGraph, log, night: Callable[[], None] 
                 kills_done += 1
             if night_at is not None and posted >= night_at:
                 night()
-                log(f"the night passed at event {posted}: the service restarted a day later")
+                log(f"the night passed at event {posted} ({len(driver.tally.confirmed_users)} users with a booking): "
+                    "the service restarted a day later")
                 night_at = None
             driver.stop.wait(0.2)
 

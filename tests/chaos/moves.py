@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from models import Booking
 from models.database import Database
-from tests.chaos.driver import DATE_LABEL, TIME_LABEL, Driver
+from tests.chaos.driver import DATE_LABEL, TIME_LABEL, Driver, first_date_mostly
 
 MOVE_SHARE = 0.25  # of a booked user's later events, those that start a move (chatter otherwise)
 SAME_DAY = ("遅れる・参加できない", "遅れる", "10分")
@@ -42,7 +42,7 @@ def next_step(rng, said, buttons, booked, wants_cancel, text, tap):
         return tap(buttons[rng.choice(times)]) if times else text("メニュー")
     if "変更先の日" in said:
         dates = [label for label in buttons if DATE_LABEL.match(label)]
-        return tap(buttons[rng.choice(dates)]) if dates else text("メニュー")
+        return tap(buttons[first_date_mostly(rng, dates)]) if dates else text("メニュー")
     if "日時を変更" in buttons:
         return tap(buttons["日時を変更"])
     if rng.random() < MOVE_SHARE and "予約の確認・キャンセル" in buttons:
