@@ -117,9 +117,10 @@ class CpuMeter:
     def start(self) -> None:
         self.before = self._now()
 
-    def stop(self) -> str:
+    def stop(self) -> dict[str, float]:
+        """CPU seconds per part since `start`: "web", "workers", "postgres", "its autovacuum", "fake LINE (bench)"."""
         after = self._now()
-        return ", ".join(f"{k} {after[k] - self.before.get(k, 0):.1f}" for k in after)
+        return {k: after[k] - self.before.get(k, 0.0) for k in after}
 
 
 # -- py-spy ---------------------------------------------------------------------------------------
