@@ -77,3 +77,19 @@ def test_with_every_sending_thread_waiting_a_turn_sends_its_own_answer(line, fak
     wait_for(lambda: all(line.received(user) for user in USERS[:3]), timeout=15)
     assert all(line.received(user) == MENU_ANSWER for user in USERS[:3])
     assert len(fake_line.calls_to(REPLY)) == 3
+
+
+def test_one_users_answers_reach_them_in_the_order_they_wrote_while_line_is_slow(line, fake_line, services, start):
+    start()
+    said = ["ヘルプ", "メニュー", "よくある質問", "メニュー", "ヘルプ"]
+    starts = {"ヘルプ": "メニューからご用件", "よくある質問": "よくある質問", "メニュー": "ご用件をお選び"}
+    answer = fake_line.hold(REPLY)
+    try:
+        for text in said:
+            assert line.post(line.text(USERS[0], text)).status_code == 200
+        # Every turn runs while the first answer waits on LINE; the later answers wait their turn.
+        wait_for(lambda: turns_done(services.db) == len(said), timeout=15)
+    finally:
+        answer.set()
+    wait_for(lambda: len(line.received(USERS[0])) == len(said), timeout=15)
+    assert all(got.startswith(starts[text]) for text, got in zip(said, line.received(USERS[0]), strict=True))
