@@ -173,7 +173,10 @@ class Worker:
                     idle.release()
                 else:
                     pool.submit(run_then_free, claim)
-            if not claimed:
+            # Fewer than wanted: nothing more was due. Claiming again as each thread came free found
+            # nothing and cost PostgreSQL a claim per turn; where events stored since end the wait
+            # (notifications), wait for them. SQLite polls, so there a free thread claims again.
+            if not claimed or (len(claimed) < wanted and self.wakeup.notified):
                 self.wakeup.wait(poll * random.uniform(0.5, 1.5))
 
     def _schedule(self) -> None:
