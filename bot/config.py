@@ -219,6 +219,9 @@ class Config:
     max_webhook_bytes: int = 1024 * 1024
     job_lease_seconds: float = 60.0
     worker_threads: int = 4
+    # Threads per worker that wait on LINE (and Graph) for sends, apart from the threads running
+    # turns, so a slow answer from LINE holds no thread that could run another user's turn.
+    worker_send_threads: int = 8
     # Workers run at this lower CPU priority (nice value) than the web processes, so that on a
     # shared host LINE's webhook is answered at once while a burst waits in the queue.
     worker_nice: int = 10
@@ -342,6 +345,7 @@ class Config:
             line_read_timeout=_float(env, "LINE_READ_TIMEOUT", 10.0),
             job_lease_seconds=_float(env, "JOB_LEASE_SECONDS", 60.0),
             worker_threads=_int(env, "WORKER_THREADS", 4),
+            worker_send_threads=_int(env, "WORKER_SEND_THREADS", 8),
             worker_nice=_int(env, "WORKER_NICE", 10),
             worker_poll_seconds=_float(env, "WORKER_POLL_SECONDS", 0.2),
             public_base_url=public_base_url,

@@ -49,7 +49,7 @@ class Services:
                 config.line_channel_access_token,
                 connect_timeout=config.line_connect_timeout,
                 read_timeout=config.line_read_timeout,
-                pool_size=max(4, config.worker_threads),
+                pool_size=max(4, config.worker_threads + config.worker_send_threads),
             ),
             desk_settings=replace(config.desk, late_minutes=config.no_show_after_minutes,
                                   no_show_limit=config.no_show_limit),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Sequence
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -54,8 +54,11 @@ def is_open(session: Session, settings: DeskSettings, now: datetime) -> bool:
     return in_chat_hours(now, settings.chat, settings.rules) and someone_available(session)
 
 
+_OPEN_CHAT_OF = select(Chat).where(Chat.user_id == bindparam("user_id"), Chat.status.in_(OPEN))  # every turn: built once
+
+
 def open_chat_of(session: Session, user_id: int) -> Chat | None:
-    return session.scalar(select(Chat).where(Chat.user_id == user_id, Chat.status.in_(OPEN)))
+    return session.scalar(_OPEN_CHAT_OF, {"user_id": user_id})
 
 
 def view(session: Session, chat: Chat) -> ChatView:

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,6 +52,15 @@ def _windows(weekly: dict) -> dict[int, tuple[tuple[time, time], ...]]:
             for day, windows in weekly.items()}
 
 
+# Every turn asks these: built once, against the tables (building an ORM query per call, and
+# loading its object, cost more than the query itself).
+_CONSENTS, _SETTINGS = PolicyConsent.__table__.c, DeskSetting.__table__.c
+_AGREED = (select(_CONSENTS.agreed)
+           .where(_CONSENTS.user_id == bindparam("user_id"), _CONSENTS.policy_version == bindparam("version"))
+           .order_by(_CONSENTS.id.desc()).limit(1))
+_MAINTENANCE = select(_SETTINGS.value).where(_SETTINGS.key == MAINTENANCE)
+
+
 class DatabaseDesk:
     def __init__(self, session: Session, user: LineUser, settings: DeskSettings,
                  policies: list[PolicyDocument], clock: Callable[[], datetime], *, demo_counsellors: bool = True,
@@ -69,21 +78,17 @@ class DatabaseDesk:
         return policy_in_force(self._policies, to_tokyo(self.now()).date()) or self._policies[0]
 
     def has_agreed(self, version: str) -> bool:
-        latest = self.session.scalar(
-            select(PolicyConsent.agreed)
-            .where(PolicyConsent.user_id == self.user.id, PolicyConsent.policy_version == version)
-            .order_by(PolicyConsent.id.desc()).limit(1))
-        return bool(latest)
+        return bool(self.session.scalar(_AGREED, {"user_id": self.user.id, "version": version}))
 
     def record_consent(self, version: str, agreed: bool) -> None:
         self.session.add(PolicyConsent(user_id=self.user.id, policy_version=version, agreed=agreed,
                                        method="button", created_at=self.now()))
 
     def maintenance(self) -> Maintenance | None:
-        setting = self.session.get(DeskSetting, MAINTENANCE)
-        if setting is None or not setting.value.get("on"):
+        value = self.session.scalar(_MAINTENANCE)
+        if not value or not value.get("on"):
             return None
-        return Maintenance(setting.value.get("notice") or "", setting.value.get("until"))
+        return Maintenance(value.get("notice") or "", value.get("until"))
 
     def restriction(self) -> str | None:
         if self.user.restricted_at is None:

@@ -20,3 +20,7 @@ HANDLERS: dict[str, Handler] = {
     handoff.UPDATE: handoff.update_meeting,
     alerts.CHANNEL_JOB: alerts.post_to_channel,
 }
+
+# Jobs that spend their time waiting on LINE, Graph or Teams rather than on the CPU: a worker runs
+# them on its sending threads, so a slow answer does not hold a thread another user's turn needs.
+SENDING_KINDS = frozenset({outbox.DELIVER_JOB, handoff.CREATE, handoff.CANCEL, handoff.UPDATE, alerts.CHANNEL_JOB})

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from linebot.v3.webhooks import Event
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from conversations.engine import Engine, Turn
@@ -62,6 +62,24 @@ def user_for(session: Session, line_user_id: str, now: datetime | None = None) -
     return user
 
 
+# The user and where they are in a conversation, in one query.
+_USER_AND_STATE = (select(LineUser, ConversationState)
+                   .outerjoin(ConversationState, ConversationState.user_id == LineUser.id)
+                   .where(LineUser.line_user_id == bindparam("line_user_id")))
+# The user's own message is logged as a plain insert (nothing reads the object back in the turn),
+# written at once, so it comes before the answer's rows.
+_INSERT_LOG = insert(MessageLog.__table__)
+
+
+def _user_and_state(session: Session, line_user_id: str, now: datetime) -> tuple[LineUser, ConversationState | None]:
+    found = session.execute(_USER_AND_STATE, {"line_user_id": line_user_id}).one_or_none()
+    if found is None:
+        return user_for(session, line_user_id, now), None
+    user, state = found
+    user.last_seen_at = now
+    return user, state
+
+
 def process_event(services: Services, payload: dict[str, Any]) -> None:
     event_id = payload["event_id"]
     with services.db.transaction() as session:
@@ -76,7 +94,7 @@ def process_event(services: Services, payload: dict[str, Any]) -> None:
         if not (isinstance(source, dict) and source.get("type") == "user" and row.source_key != "-"):
             return
         now = services.clock()
-        user = user_for(session, row.source_key, now)
+        user, before = _user_and_state(session, row.source_key, now)
         if isinstance(inbound.input, Follow):
             user.followed_at, user.blocked_at = now, None
         elif isinstance(inbound.input, Unfollow):
@@ -85,16 +103,13 @@ def process_event(services: Services, payload: dict[str, Any]) -> None:
         if row.event_type == "unsend":
             forget_unsent(session, row.source_key, row.body)
             return
+        logged = {"user_id": user.id, "direction": INBOUND, "kind": inbound.kind, "payload": inbound.payload,
+                  "event_id": event_id, "created_at": now, "flow": None, "step": None}
         if inbound.input is None:
-            session.add(MessageLog(user_id=user.id, direction=INBOUND, kind=inbound.kind, text=inbound.text,
-                                   payload=inbound.payload, event_id=event_id))
+            session.execute(_INSERT_LOG, {**logged, "text": inbound.text})
             return
-        before = session.get(ConversationState, user.id)
-        session.add(MessageLog(
-            user_id=user.id, direction=INBOUND, kind=inbound.kind, text=_readable(session, user, inbound),
-            payload=inbound.payload,
-            flow=before.flow if before else None, step=before.step if before else None, event_id=event_id,
-        ))
+        session.execute(_INSERT_LOG, {**logged, "text": _readable(session, user, inbound),
+                                      "flow": before.flow if before else None, "step": before.step if before else None})
         turn = converse(session, services, user, inbound.input, before)
         if turn.messages and not user.blocked:
             queue_answer(session, user, turn.messages, turn.flow, turn.step, inbound.reply_token, row, services)

@@ -32,6 +32,11 @@ class Wakeup:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def notified(self) -> bool:
+        """True where stored events end the wait (PostgreSQL, listening or trying to)."""
+        return self._thread is not None
+
     def clear(self) -> None:
         self._event.clear()
 

@@ -21,7 +21,7 @@ from bot.queue import jobs, scheduler
 from bot.queue.wakeup import Wakeup
 from bot.services import Services
 from handlers import alerts
-from handlers.registry import HANDLERS, Handler
+from handlers.registry import HANDLERS, SENDING_KINDS, Handler
 
 log = logging.getLogger("bot.queue.worker")
 
@@ -32,25 +32,51 @@ class Worker:
         self.handlers = handlers or HANDLERS
         self.stopping = threading.Event()
         self.wakeup = Wakeup()
+        # The sending threads (`run` starts them); a slot is taken before a send is handed over, so
+        # a send never waits in the pool's queue while its lease runs.
+        self._senders: ThreadPoolExecutor | None = None
+        self._send_slots = threading.Semaphore(0)
 
     def run_once(self) -> bool:
         """Claim and run one job, and the jobs it hands on; False when nothing was due."""
         claimed = self._claim(1)
-        for claim in claimed:
-            self._run(claim)
-        return bool(claimed)
+        if not claimed:
+            return False
+        self._run(claimed)
+        return True
 
     def _claim(self, limit: int) -> list[jobs.Claim]:
         with self.services.db.queue() as connection:
             return jobs.claim(connection, now=self.services.clock(), lease_seconds=self.services.config.job_lease_seconds, limit=limit)
 
-    def _run(self, claim: jobs.Claim) -> None:
-        """Run a job, then on the same thread the jobs it handed on (a turn's answer)."""
-        queue = [claim]
-        while queue:
-            current = queue.pop(0)
+    def _run(self, chain: list[jobs.Claim], *, hand_over: bool = False) -> None:
+        """Run jobs in order, and after them the jobs they hand on (a turn's answer): on a sending
+        thread when `hand_over` and one is free, else on this thread."""
+        while chain:
+            current = chain.pop(0)
             with job_context(current.id, current.kind), timed_job(current.kind):  # observability: log fields, metrics
-                queue.extend(self._execute(current))
+                chain.extend(self._execute(current))
+            if chain and hand_over and self._send_later(chain):
+                return
+
+    def _send_later(self, chain: list[jobs.Claim]) -> bool:
+        """Hand jobs that wait on others (LINE, Graph) to a free sending thread; False when none is
+        free (the caller runs them itself, as before there were sending threads)."""
+        if self._senders is None or not self._send_slots.acquire(blocking=False):
+            return False
+
+        def send() -> None:
+            try:
+                self._run(chain)
+            except Exception:
+                log.exception("jobs %s could not be run", [c.id for c in chain])
+            finally:
+                self._send_slots.release()
+
+        # The whole chain on one thread: a turn's answers share the turn's lease token, and the
+        # queue treats them as one chain, whose order holds only while they run in sequence.
+        self._senders.submit(send)
+        return True
 
     def run_until_idle(self, *, timeout: float = 30.0) -> int:
         """Run due jobs until none is left (for tests and one-off use); returns how many ran."""
@@ -122,7 +148,7 @@ class Worker:
 
         def run_then_free(claim: jobs.Claim) -> None:
             try:
-                self._run(claim)
+                self._run([claim], hand_over=True)
             except Exception:
                 log.exception("job %s could not be run", claim.id)
             finally:
@@ -143,8 +169,14 @@ class Worker:
             for _ in range(wanted - len(claimed)):
                 idle.release()
             for claim in claimed:
-                pool.submit(run_then_free, claim)
-            if not claimed:
+                if claim.kind in SENDING_KINDS and self._send_later([claim]):  # a retry, or an answer that waited its turn
+                    idle.release()
+                else:
+                    pool.submit(run_then_free, claim)
+            # Fewer than wanted: nothing more was due. Claiming again as each thread came free found
+            # nothing and cost PostgreSQL a claim per turn; where events stored since end the wait
+            # (notifications), wait for them. SQLite polls, so there a free thread claims again.
+            if not claimed or (len(claimed) < wanted and self.wakeup.notified):
                 self.wakeup.wait(poll * random.uniform(0.5, 1.5))
 
     def _schedule(self) -> None:
@@ -160,12 +192,17 @@ class Worker:
         self.wakeup.listen(self.services.db)
         scheduler_thread = threading.Thread(target=self._schedule, name="scheduler", daemon=True)
         scheduler_thread.start()
-        with ThreadPoolExecutor(threads, thread_name_prefix="job") as pool:
-            # On stop, the pool's exit lets the running jobs finish.
-            dispatcher = threading.Thread(target=self._dispatch, args=(pool, threads), name="claims", daemon=True)
-            dispatcher.start()
-            while dispatcher.is_alive():
-                dispatcher.join(0.5)
+        senders = self.services.config.worker_send_threads
+        # On stop, each pool's exit lets its running jobs finish: the turns' first, since a turn
+        # that ends hands its answer to a sending thread.
+        with ThreadPoolExecutor(max(1, senders), thread_name_prefix="send") as self._senders:
+            self._send_slots = threading.Semaphore(senders)
+            with ThreadPoolExecutor(threads, thread_name_prefix="job") as pool:
+                dispatcher = threading.Thread(target=self._dispatch, args=(pool, threads), name="claims", daemon=True)
+                dispatcher.start()
+                while dispatcher.is_alive():
+                    dispatcher.join(0.5)
+        self._senders = None
         scheduler_thread.join(5)
 
     def stop(self, *_args: object) -> None:
@@ -194,12 +231,13 @@ def main() -> None:
     serve_worker_metrics(config)  # observability: METRICS_PORT, METRICS_BIND (bot/ops/metrics.py)
     if config.worker_nice:
         lower_priority(config.worker_nice)
-    services = Services.create(config, pool_size=config.worker_threads)
+    # A connection for each thread: a pool smaller than that opens and closes connections under load.
+    services = Services.create(config, pool_size=config.worker_threads + config.worker_send_threads)
     worker = Worker(services)
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)
-    log.info("worker started with %s threads (%s mode)", config.worker_threads,
-             "simulator" if config.simulator else "LINE")
+    log.info("worker started with %s threads and %s sending threads (%s mode)", config.worker_threads,
+             config.worker_send_threads, "simulator" if config.simulator else "LINE")
     try:
         worker.run()
     finally:

@@ -43,6 +43,7 @@ class FakeLine:
         self.calls: list[Call] = []
         self.arrivals: list[str] = []  # paths, in the order requests arrived (before any fault)
         self._faults: dict[str, deque] = defaultdict(deque)
+        self._holds: dict[str, tuple[threading.Event, float]] = {}
         self._lock = threading.Lock()
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
@@ -59,6 +60,13 @@ class FakeLine:
         the test cannot know in advance (e.g. "/v2/bot/richmenu/*/content")."""
         with self._lock:
             self._faults[path].extend(faults)
+
+    def hold(self, path: str, most: float = 30.0) -> threading.Event:
+        """Leave calls to `path` unanswered, as a slow LINE would, until the returned event is set
+        (or `most` seconds pass); then they are carried out and answered."""
+        gate = threading.Event()
+        self._holds[path] = (gate, most)
+        return gate
 
     def set_quota(self, limit: int | None, used: int = 0) -> None:
         """The account's monthly quota as LINE keeps it: `limit` None for no target limit (type
@@ -84,6 +92,9 @@ class FakeLine:
             body = {"_raw": raw.decode(errors="replace")}
         headers = {k: v for k, v in request.headers.items()}
         self.arrivals.append(request.path)
+        held = self._holds.get(request.path)
+        if held is not None:
+            held[0].wait(held[1])
         fault = self._next_fault(request.path)
         if isinstance(fault, tuple) and fault[0] == "stall":
             time.sleep(fault[1])
