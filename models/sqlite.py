@@ -12,8 +12,10 @@ without it, the sqlite3 shell, only waits the old way). A process that dies lets
 
 The webhook's stores go first (`priority`): a worker's turn holds the lock for milliseconds of
 Python, and LINE gives up on an answer after 2 s while a turn can wait. A priority writer holds a
-second file shared from before it waits until it is done; any other writer passes through that
-file exclusively before it waits, so it queues behind every priority writer already waiting.
+second file, shared, from before it waits until it is done. Any other writer holds a third file
+exclusively from before it waits until it is done, so the rest queue for that file, not for the
+lock, and it goes for the lock only through the second file, exclusively: once no priority writer
+is waiting. A priority writer so waits for the transaction under way only.
 """
 
 from __future__ import annotations
@@ -28,30 +30,39 @@ BUSY_SECONDS = 30.0
 
 
 class _LockFiles:
-    """One connection's own descriptors of the two files: flocks belong to an open file, so each
+    """One connection's own descriptors of the files: flocks belong to an open file, so each
     connection's are its own, and they go when the connection is closed or collected."""
+
+    SUFFIXES = ("writer", "priority", "door")
 
     def __init__(self, database: str) -> None:
         self.pid = os.getpid()
-        self.writer = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o660)
-        self.waiting = os.open(f"{database}-priority.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o660)
+        self.fds: list[int] = []
+        for suffix in self.SUFFIXES:
+            self.fds.append(os.open(f"{database}-{suffix}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o660))
 
     def take(self, priority: bool) -> None:
+        writer, waiting, door = self.fds
         if priority:
-            fcntl.flock(self.waiting, fcntl.LOCK_SH)
-        else:  # behind every priority writer waiting now, without holding up the ones that come later
-            fcntl.flock(self.waiting, fcntl.LOCK_EX)
-            fcntl.flock(self.waiting, fcntl.LOCK_UN)
-        fcntl.flock(self.writer, fcntl.LOCK_EX)
+            fcntl.flock(waiting, fcntl.LOCK_SH)
+        else:
+            fcntl.flock(door, fcntl.LOCK_EX)
+            fcntl.flock(waiting, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(writer, fcntl.LOCK_EX)
+        except BaseException:
+            self.let_go()
+            raise
+        if not priority:
+            fcntl.flock(waiting, fcntl.LOCK_UN)
 
     def let_go(self) -> None:
-        fcntl.flock(self.writer, fcntl.LOCK_UN)
-        fcntl.flock(self.waiting, fcntl.LOCK_UN)
+        for fd in self.fds:  # the writer's file first
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
     def __del__(self) -> None:
-        for name in ("writer", "waiting"):
-            if hasattr(self, name):
-                os.close(getattr(self, name))
+        for fd in self.fds:
+            os.close(fd)
 
 
 # The files each thread holds the write lock of: a thread that opens a second write transaction
