@@ -8,11 +8,10 @@ goes before the workers' waiting ones (`priority`, models/sqlite.py): LINE waits
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from typing import Any, Callable
 
-from sqlalchemy.engine import Dialect
+from sqlalchemy.dialects import sqlite
 
 from models import Job, WebhookEvent
 from models.database import Database
@@ -25,14 +24,17 @@ _INSERT_EVENT = (f"INSERT INTO {_EVENTS.name} ({', '.join(_EVENT_COLUMNS)}) VALU
 _INSERT_JOB = f"INSERT INTO {_JOBS.name} ({', '.join(_JOB_COLUMNS)}) VALUES ({', '.join('?' * len(_JOB_COLUMNS))})"
 
 
-@functools.cache
-def _encoders(dialect: Dialect, table: Any, columns: tuple[str, ...]) -> list[Callable[[Any], Any]]:
-    """The columns' own conversions (UTC times, JSON, booleans), as SQLAlchemy would write them."""
+def _encoders(table: Any, columns: tuple[str, ...]) -> list[Callable[[Any], Any]]:
+    """The columns' own conversions (UTC times, JSON, booleans), as SQLAlchemy writes them."""
+    dialect = sqlite.dialect()
     found = []
     for name in columns:
         process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         found.append(process or (lambda value: value))
     return found
+
+
+_EVENT_ENCODERS, _JOB_ENCODERS = _encoders(_EVENTS, _EVENT_COLUMNS), _encoders(_JOBS, _JOB_COLUMNS)
 
 
 def _encoded(encoders: list[Callable[[Any], Any]], values: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -42,15 +44,12 @@ def _encoded(encoders: list[Callable[[Any], Any]], values: tuple[Any, ...]) -> t
 def store_on_sqlite(db: Database, rows: list[dict[str, Any]], now: datetime, *, kind: str, attempts: int) -> int:
     """Insert the events new to the database and a job for each, in the rows' order (each user's
     order of events); returns how many were new."""
-    dialect = db.engine.dialect
-    events = [_encoded(_encoders(dialect, _EVENTS, _EVENT_COLUMNS), tuple(row[c] for c in _EVENT_COLUMNS))
-              for row in rows]
-    job_encoders = _encoders(dialect, _JOBS, _JOB_COLUMNS)
-    constant = _encoded(job_encoders, (kind, None, None, "pending", 0, attempts, now, now))
-    encode_payload = job_encoders[2]
+    events = [_encoded(_EVENT_ENCODERS, tuple(row[c] for c in _EVENT_COLUMNS)) for row in rows]
+    constant = _encoded(_JOB_ENCODERS, (kind, None, None, "pending", 0, attempts, now, now))
+    encode_payload = _JOB_ENCODERS[2]
+    stored = []
     with db.sqlite_writing(priority=True) as connection:
         cursor = connection.cursor()
-        stored = []
         for event, row in zip(events, rows):
             new = cursor.execute(_INSERT_EVENT, event).fetchone()
             if new is not None:
@@ -58,4 +57,5 @@ def store_on_sqlite(db: Database, rows: list[dict[str, Any]], now: datetime, *, 
         cursor.executemany(_INSERT_JOB, [
             (constant[0], f"in:{source}", encode_payload({"event_id": event_id}), *constant[3:])
             for event_id, source in stored])
+        cursor.close()
     return len(stored)
