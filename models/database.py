@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+import sqlite3
 import threading
 import time
 from datetime import datetime
@@ -12,6 +13,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from models import sqlite
 from models.base import CLOCK
 
 
@@ -26,7 +28,8 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str, *, pool_size: int = 5, **options: Any) -> Engine:
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
+        engine = create_engine(url, connect_args={"timeout": sqlite.BUSY_SECONDS, "check_same_thread": False,
+                                                  "factory": sqlite.Connection}, hide_parameters=True)
         _serialise_sqlite_writers(engine)
         return engine
     # hide_parameters: user text must never reach a log through an exception message.
@@ -70,22 +73,17 @@ def _ping_when_idle(engine: Engine) -> None:
 
 
 def _serialise_sqlite_writers(engine: Engine) -> None:
-    # SQLite has no row locks: every transaction takes the write lock up front (BEGIN IMMEDIATE),
-    # so two workers can never both read a job as free and both claim it, and no transaction
-    # dies upgrading a read lock. WAL lets readers of committed data carry on meanwhile.
+    # Every transaction takes the write lock up front, queued (models/sqlite.py says why).
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
+        dbapi_connection.settle(engine.url.database)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            connection.connection.dbapi_connection.begin_writing()
+        except sqlite3.Error as e:  # as SQLAlchemy reports any other database error
+            raise exc.OperationalError("BEGIN IMMEDIATE", None, e) from e
 
 
 # How the job queue's claim is planned on PostgreSQL, for all of a connection from `Database.queue()`
@@ -130,6 +128,24 @@ class Database:
             yield connection
         finally:
             connection.close()  # back to the pool
+
+    @contextmanager
+    def sqlite_writing(self, *, priority: bool = False) -> Iterator[sqlite.Connection]:
+        """SQLite: a pooled connection's driver in a write transaction, committed on success, for
+        the webhook's store (SQLAlchemy's execution context cost as much as its statements).
+        `priority`: before the other writers waiting (models/sqlite.py)."""
+        pooled = self.engine.raw_connection()
+        try:
+            connection = pooled.dbapi_connection
+            connection.begin_writing(priority=priority)
+            try:
+                yield connection
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.commit()
+        finally:
+            pooled.close()  # back to the pool
 
     @contextmanager
     def queue(self) -> Iterator[Connection]:

@@ -10,17 +10,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import json
+import sqlite3
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
-from sqlalchemy import exc, insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import exc
 
 from models import Job, WebhookEvent
 from models.database import Database
 
 from bot.line.combining import Combiner
+from bot.line.sqlite_store import store_on_sqlite as _store_on_sqlite
 from bot.queue.wakeup import NOTIFY_SQL
 
 log = logging.getLogger(__name__)
@@ -87,11 +88,6 @@ def _rows(events: list[Any], now: datetime, max_age: timedelta | None = None) ->
     return list(rows.values())
 
 
-def _job(event_id: int, source: str, now: datetime) -> dict[str, Any]:
-    return {"kind": EVENT_JOB, "queue_key": f"in:{source}", "payload": {"event_id": event_id},
-            "status": "pending", "attempts": 0, "max_attempts": EVENT_ATTEMPTS, "run_at": now, "created_at": now}
-
-
 class Inbox:
     """A web process's way to store webhook events: the bodies of requests that arrive while an
     earlier store is running are stored together, in one statement (bot/line/combining.py says why).
@@ -112,7 +108,7 @@ class Inbox:
 def _could_be_one_bodys_fault(error: Exception) -> bool:
     # A lost connection, a timeout or a locked database is the database's state, not a body's:
     # storing each body again alone would only make every request wait for it once more.
-    return not isinstance(error, (exc.OperationalError, psycopg.OperationalError))
+    return not isinstance(error, (exc.OperationalError, psycopg.OperationalError, sqlite3.OperationalError))
 
 
 def store_events(db: Database, events: list[Any], max_age: timedelta | None = None) -> int:
@@ -124,15 +120,7 @@ def store_events(db: Database, events: list[Any], max_age: timedelta | None = No
         return 0
     if db.dialect == "postgresql":
         return _store_in_one_statement(db, rows, now)
-    with db.transaction() as session:
-        stored = session.execute(
-            sqlite_insert(WebhookEvent).values(rows).on_conflict_do_nothing(index_elements=["event_key"])
-            .returning(WebhookEvent.id, WebhookEvent.source_key)).all()
-        # Ids follow the order of the body, which is each user's order of events.
-        stored.sort(key=lambda r: r.id)
-        if stored:
-            session.execute(insert(Job), [_job(r.id, r.source_key, now) for r in stored])
-    return len(stored)
+    return _store_on_sqlite(db, rows, now, kind=EVENT_JOB, attempts=EVENT_ATTEMPTS)
 
 
 # PostgreSQL: the events and their jobs in one statement, atomic on its own, so it runs in

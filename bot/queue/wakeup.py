@@ -5,12 +5,14 @@ user's message waited for the next poll: half the steady-load turn latency went 
 webhook's store statement also notifies `CHANNEL`, and each worker process keeps one connection
 listening on it that ends the wait at once. A notification is only a hint, never the only way a
 job is found: one lost with a dropped connection, or a job queued without one (a Graph call, a
-retry), is still claimed at the next poll. SQLite has no notifications, so there workers poll.
+retry), is still claimed at the next poll. SQLite has no notifications: there the thread watches
+the database itself, 100 cheap looks a second (`_watch_sqlite`).
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 
 from models.database import Database
@@ -23,6 +25,12 @@ CHANNEL = "desk_jobs"
 # number of events does not matter.
 NOTIFY_SQL = f"pg_notify('{CHANNEL}', '')"
 
+# SQLite: how often the watching thread looks. A turn waited for the next poll (WORKER_POLL_SECONDS,
+# 0.2 s): most of the turn latency at 50 turns/s on SQLite.
+SQLITE_WATCH_SECONDS = 0.01
+# The newest waiting job: the last entry of ix_jobs_status for 'pending'.
+_NEWEST_PENDING = "SELECT max(id) FROM jobs WHERE status = 'pending'"
+
 
 class Wakeup:
     """An event the dispatcher waits on between polls; set by notifications where there are any."""
@@ -34,7 +42,7 @@ class Wakeup:
 
     @property
     def notified(self) -> bool:
-        """True where stored events end the wait (PostgreSQL, listening or trying to)."""
+        """True where stored jobs end the wait (PostgreSQL's notifications or SQLite's watch, running or trying to)."""
         return self._thread is not None
 
     def clear(self) -> None:
@@ -44,15 +52,42 @@ class Wakeup:
         return self._event.wait(timeout)
 
     def listen(self, db: Database) -> None:
-        """PostgreSQL: start the listening thread (a no-op elsewhere)."""
-        if db.dialect != "postgresql" or self._thread is not None:
+        """Start the thread that ends the wait when the webhook stores events."""
+        if self._thread is not None:
             return
-        self._thread = threading.Thread(target=self._listen, args=(db,), name="wakeup", daemon=True)
+        target = self._listen if db.dialect == "postgresql" else self._watch_sqlite
+        self._thread = threading.Thread(target=target, args=(db,), name="wakeup", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stopping.set()
         self._event.set()
+
+    def _watch_sqlite(self, db: Database) -> None:
+        """Set the event when a new job is waiting. `PRAGMA data_version` changes when any other
+        connection commits and costs no read of a table; only then is the newest job looked up.
+        Reads on a connection of its own, outside the service's write transactions."""
+        try:
+            connection = sqlite3.connect(db.engine.url.database, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as e:
+            log.warning("cannot watch the database for new jobs (%s); polling only", type(e).__name__)
+            return
+        seen_version = newest = None
+        try:
+            while not self._stopping.wait(SQLITE_WATCH_SECONDS):
+                try:
+                    version = connection.execute("PRAGMA data_version").fetchone()[0]
+                    if version == seen_version:
+                        continue
+                    seen_version = version
+                    found = connection.execute(_NEWEST_PENDING).fetchone()[0]
+                except sqlite3.Error:
+                    continue  # busy or briefly unreadable: the polls go on meanwhile
+                if found is not None and (newest is None or found > newest):
+                    self._event.set()
+                newest = max(filter(None, (found, newest)), default=None)
+        finally:
+            connection.close()
 
     def _listen(self, db: Database) -> None:
         delay = 1.0

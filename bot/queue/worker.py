@@ -174,8 +174,8 @@ class Worker:
                 else:
                     pool.submit(run_then_free, claim)
             # Fewer than wanted: nothing more was due. Claiming again as each thread came free found
-            # nothing and cost PostgreSQL a claim per turn; where events stored since end the wait
-            # (notifications), wait for them. SQLite polls, so there a free thread claims again.
+            # nothing and cost a claim per turn; a job stored since ends the wait (PostgreSQL's
+            # notifications, SQLite's watch in bot/queue/wakeup.py), and the poll bounds the rest.
             if not claimed or (len(claimed) < wanted and self.wakeup.notified):
                 self.wakeup.wait(poll * random.uniform(0.5, 1.5))
 

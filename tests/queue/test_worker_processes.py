@@ -133,10 +133,10 @@ def test_two_workers_answer_one_users_burst_of_fifty_in_the_order_sent(line, wor
         assert not out_of_order, f"replies {out_of_order} do not answer the message sent in that place"
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_an_idle_worker_answers_a_message_at_once_not_at_its_next_poll(line, worker_env, workers):
-    """On PostgreSQL the webhook wakes idle workers: with a minute between polls, each message is
-    still answered within seconds, the first one and one sent after the worker went idle again."""
+    """New events wake idle workers (PostgreSQL: the webhook's notification; SQLite: the worker
+    watches the database): with a minute between polls, each message is still answered within
+    seconds, the first one and one sent after the worker went idle again."""
     process = start_worker(worker_env(WORKER_POLL_SECONDS="60"))  # waits 30-90 s between empty polls
     workers.append(process)
     while b"worker started" not in process.stdout.readline():
