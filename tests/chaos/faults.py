@@ -95,12 +95,15 @@ class ChaoticGraph(FakeGraph):
 # -- faults on a schedule ------------------------------------------------------------------------
 
 def disturb(driver: Driver, graph: ChaoticGraph, log, night: Callable[[], None] | None = None) -> threading.Thread:
-    """Take Graph down once midway, kill a worker at evenly spaced points of the run and, at seven
-    tenths of it, let the night pass (`night`: the service restarted a day later)."""
+    """Take Graph down once midway, kill a worker at evenly spaced points of the run and let the
+    night pass once the first users have booked (`night`: the service restarted a day later)."""
     size = driver.size
     kill_points = [size.events * (k + 1) // (size.kills + 1) for k in range(size.kills)]
     down_at = size.events // 2
     night_at = size.events * 7 // 10 if night else None
+    # The first date's slots go to the first users who book; the night must come while they still
+    # have events left, so it comes once that many have booked (or at seven tenths at the latest).
+    night_after_bookings = min(20, size.users * 2 // 5)
 
     def loop() -> None:
         try:
@@ -124,7 +127,8 @@ def disturb(driver: Driver, graph: ChaoticGraph, log, night: Callable[[], None] 
                 driver.service.kill_worker(index)
                 log(f"worker {index} SIGKILLed and restarted at event {posted}")
                 kills_done += 1
-            if night_at is not None and posted >= night_at:
+            if night_at is not None and (posted >= night_at
+                                         or len(driver.tally.confirmed_users) >= night_after_bookings):
                 night()
                 log(f"the night passed at event {posted} ({len(driver.tally.confirmed_users)} users with a booking): "
                     "the service restarted a day later")

@@ -11,9 +11,10 @@ person instead of booking, and chat with an operator played by the driver (`chat
 - the fake Graph answers 429 (Retry-After) or 503 to 30% of calls and is down for a while midway;
 - 10% of the events are posted twice (same webhookEventId) or redelivered later;
 - a worker is SIGKILLed a few times and started again;
-- the run starts on a Tuesday morning and, at seven tenths, the night passes: users stop writing,
-  the queue drains, the service stops and starts again a day later (`days.py`), so that sessions
-  booked for the Wednesday are today's and users say 遅れる・参加できない (`moves.py`).
+- the run starts on a Tuesday morning and, once twenty users (or two fifths) have booked, the
+  night passes: users stop writing, the queue drains, the service stops and starts again a day
+  later (`days.py`), so that sessions booked for the Wednesday are today's and users say
+  遅れる・参加できない (`moves.py`).
 
 Then it waits (bounded) for the queue to drain and checks, from the database and the fakes'
 records, that every event was processed exactly once, every bot message delivered exactly once,
