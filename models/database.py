@@ -87,11 +87,11 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
 
 
 # How the job queue's claim is planned on PostgreSQL, for all of a connection from `Database.queue()`
-# (the first two: bot/queue/jobs.py says why). Custom plans: psycopg prepares
-# a statement after five runs, and PostgreSQL's generic plan for the claim, made without the values
-# of `now` and `after`, cost 4.5 ms a claim against 0.2 ms planned for its values (log_min_duration_statement
-# after a flood): claims alone were most of PostgreSQL's CPU at 50 turns/s.
-_QUEUE_PLANNER_SETTINGS = {"enable_bitmapscan": "off", "enable_sort": "off", "plan_cache_mode": "force_custom_plan"}
+# (bot/queue/jobs.py says why). The plan may be generic: psycopg prepares a statement after five
+# runs, and once the statements named the live statuses in their text (so a generic plan can use
+# the partial indexes) the generic claim took 0.15 ms against 0.65 ms planned afresh for each
+# claim's values (pg_stat_statements, `scripts/worker_cpu.py --statements`).
+_QUEUE_PLANNER_SETTINGS = {"enable_bitmapscan": "off", "enable_sort": "off"}
 
 
 class Database:

@@ -17,6 +17,7 @@ import cProfile
 import logging
 import multiprocessing as mp
 import pstats
+import resource
 import statistics
 import sys
 import tempfile
@@ -27,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import select, text  # noqa: E402
 
 from bot.clock import system_clock  # noqa: E402
 from bot.config import Config  # noqa: E402
@@ -116,6 +117,17 @@ def profile_worker(out: str) -> dict[int, cProfile.Profile]:
     return profiles
 
 
+def print_statements(services: Services, turns: int) -> None:
+    """Each statement's calls and server time (planning and execution) per turn, costliest first."""
+    with services.db.transaction() as session:
+        rows = session.execute(text(
+            "SELECT calls, total_plan_time, total_exec_time, query FROM pg_stat_statements "
+            "ORDER BY total_plan_time + total_exec_time DESC LIMIT 25")).all()
+    print("  calls/turn  planning+execution ms/turn  statement")
+    for calls, plan, execute, query in rows:
+        print(f"  {calls / turns:10.2f} {plan / turns:6.3f}+{execute / turns:6.3f}  {' '.join(query.split())[:140]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
@@ -125,6 +137,8 @@ def main() -> None:
     parser.add_argument("--line-ms", type=float, default=50.0)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--profile", help="write the worker's cProfile statistics here")
+    parser.add_argument("--statements", action="store_true",
+                        help="PostgreSQL: print each statement's calls and time per turn (pg_stat_statements)")
     args = parser.parse_args()
 
     ctx = mp.get_context("spawn")
@@ -139,8 +153,11 @@ def main() -> None:
     cluster, scratch = None, tempfile.TemporaryDirectory()
     if args.database == "postgresql":
         from tests.support.postgres import start_cluster
-        cluster = start_cluster()
+        cluster = start_cluster("-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on"
+                                if args.statements else "")
         url = cluster.migrated_database("cpu")
+        if args.statements:
+            cluster.create_extension("cpu", "pg_stat_statements")
     else:
         from models.migrate import upgrade
         url = f"sqlite:///{scratch.name}/desk.sqlite3"
@@ -159,6 +176,7 @@ def main() -> None:
 
     pg = postgres_pids(f"{cluster.root}/data") if cluster else set()
     pg_before, cpu_before, started = cpu_seconds(pg), time.process_time(), time.monotonic()
+    usage_before = resource.getrusage(resource.RUSAGE_SELF)
     worker = Worker(services)
     runner = threading.Thread(target=worker.run, daemon=True)
     runner.start()
@@ -167,6 +185,8 @@ def main() -> None:
     while delivered.value < args.turns:
         time.sleep(0.05)
     wall, cpu = time.monotonic() - started, time.process_time() - cpu_before
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    kernel = usage.ru_stime - usage_before.ru_stime
     pg_cpu = cpu_seconds(postgres_pids(f"{cluster.root}/data")) - pg_before if cluster else 0.0
     worker.stop()
     runner.join(30)
@@ -184,10 +204,12 @@ def main() -> None:
     print(f"{args.database}, {args.turns} turns of {args.users} users, rate {args.rate or 'backlog'}, "
           f"LINE {args.line_ms:.0f} ms, {args.threads} threads")
     print(f"  answered in {wall:.1f} s ({args.turns / wall:.0f}/s), {by_reply} by reply of {len(sent)}")
-    print(f"  worker CPU {cpu * 1000 / args.turns:.2f} ms/turn; PostgreSQL CPU {pg_cpu * 1000 / args.turns:.2f} ms/turn")
+    print(f"  worker CPU {cpu * 1000 / args.turns:.2f} ms/turn ({kernel * 1000 / args.turns:.2f} in the kernel); PostgreSQL CPU {pg_cpu * 1000 / args.turns:.2f} ms/turn")
     if latencies and args.rate:
         print(f"  sent after stored p50/p95 {statistics.median(latencies) * 1000:.0f}/"
               f"{latencies[int(len(latencies) * 0.95)] * 1000:.0f} ms")
+    if args.statements:
+        print_statements(services, args.turns)
     if profiles:
         stats = pstats.Stats(*profiles.values())
         stats.dump_stats(args.profile)

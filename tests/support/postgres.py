@@ -67,6 +67,14 @@ class Cluster:
         upgrade(url)
         return url
 
+    def create_extension(self, database: str, extension: str) -> None:
+        engine = create_engine(self.url(database), isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.execute(text(f"CREATE EXTENSION IF NOT EXISTS {extension}"))
+        finally:
+            engine.dispose()
+
     def drop_database(self, name: str) -> None:
         self._admin(f"DROP DATABASE {name} WITH (FORCE)")
 
@@ -76,7 +84,8 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_cluster() -> Cluster:
+def start_cluster(settings: str = "") -> Cluster:
+    """A fresh cluster; `settings` adds server options (`-c name=value ...`)."""
     bindir = _bindir()
     root = tempfile.mkdtemp(prefix="desk-pg-")
     os.chmod(root, 0o755)
@@ -87,6 +96,6 @@ def start_cluster() -> Cluster:
     run([f"{bindir}/initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"])
     port = _free_port()
     options = (f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=400 "
-               "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=64MB")
+               "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=64MB " + settings)
     run([f"{bindir}/pg_ctl", "-D", data, "-o", options, "-l", f"{root}/server.log", "-w", "start"])
     return Cluster(root, port, bindir)
