@@ -32,9 +32,10 @@ class Services:
     clock: Clock
     published_policies: PublishedPolicies = field(default_factory=PublishedPolicies)
 
-    def policies_now(self, session: Session) -> list[PolicyDocument]:
-        """Every policy version (files and console publications), as of this transaction."""
-        return self.published_policies.with_files(session, self.policies)
+    def policies_now(self, session: Session, joined: str | None = None) -> list[PolicyDocument]:
+        """Every policy version (files and console publications), as of this transaction; `joined`:
+        the published versions as a query in this transaction read them (bot/policy/store.py)."""
+        return self.published_policies.with_files(session, self.policies, joined)
 
     @classmethod
     def create(cls, config: Config, *, pool_size: int = 5, clock: Clock = system_clock) -> "Services":

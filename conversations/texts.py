@@ -36,19 +36,21 @@ MENU_COMMAND_WORDS = ("メニュー", "最初から", "はじめから", "初め
 HELP_WORDS = ("ヘルプ", "help", "使い方", "つかいかた", "助けて")
 
 
+# Folded once: every turn asks.
+_COMMANDS = tuple((command, frozenset(fold(w) for w in words)) for command, words in (
+    ("quit", QUIT_WORDS), ("back", BACK_WORDS), ("menu", MENU_COMMAND_WORDS), ("help", HELP_WORDS)))
+_MENU_INTENTS = tuple((intent, frozenset(fold(w) for w in words)) for intent, words in MENU_WORDS.items())
+
+
 def command_for(said: str) -> str | None:
     """quit, back, menu or help, when typed text is one of those commands in a usual form."""
     folded = fold(said)
-    for command, words in (("quit", QUIT_WORDS), ("back", BACK_WORDS), ("menu", MENU_COMMAND_WORDS),
-                           ("help", HELP_WORDS)):
-        if folded and folded in {fold(w) for w in words}:
-            return command
-    return None
+    return next((command for command, words in _COMMANDS if folded and folded in words), None)
 
 
 def menu_intent_for(said: str) -> str | None:
     folded = fold(said)
-    return next((intent for intent, words in MENU_WORDS.items() if folded in {fold(w) for w in words}), None)
+    return next((intent for intent, words in _MENU_INTENTS if folded in words), None)
 
 
 def day_label(day: date, today: date) -> str:

@@ -6,7 +6,7 @@ One instance serves one user's turn, inside that turn's transaction.
 from __future__ import annotations
 
 import secrets
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Callable
 
@@ -61,16 +61,32 @@ _AGREED = (select(_CONSENTS.agreed)
 _MAINTENANCE = select(_SETTINGS.value).where(_SETTINGS.key == MAINTENANCE)
 
 
+@dataclass
+class Known:
+    """What the turn's first query already read for the desk (handlers/turns.py), in its transaction,
+    so the desk asks only when the turn has changed it since (a consent recorded, a chat begun)."""
+    maintenance: dict | None
+    # The user's latest consent, of any version: the latest of its own version too.
+    consent_version: str | None
+    consent_agreed: bool | None
+    has_open_chat: bool
+
+
 class DatabaseDesk:
     def __init__(self, session: Session, user: LineUser, settings: DeskSettings,
                  policies: list[PolicyDocument], clock: Callable[[], datetime], *, demo_counsellors: bool = True,
-                 config: Config) -> None:
+                 config: Config, known: Known | None = None) -> None:
         self.session, self.user, self.settings, self.config = session, user, settings, config
         self._policies, self._clock, self._demo_counsellors = policies, clock, demo_counsellors
         self._counsellors: list[availability.Counsellor] | None = None
+        self._known = known
 
     def now(self) -> datetime:
         return self._clock()
+
+    def _forget(self) -> None:
+        """The turn changes what `Known` holds: ask the database from here on."""
+        self._known = None
 
     # Consent, restrictions, safety, pause
 
@@ -78,14 +94,18 @@ class DatabaseDesk:
         return policy_in_force(self._policies, to_tokyo(self.now()).date()) or self._policies[0]
 
     def has_agreed(self, version: str) -> bool:
+        known = self._known
+        if known is not None and known.consent_version in (None, version):
+            return bool(known.consent_agreed)  # no consent at all, or the latest is of this version
         return bool(self.session.scalar(_AGREED, {"user_id": self.user.id, "version": version}))
 
     def record_consent(self, version: str, agreed: bool) -> None:
+        self._forget()
         self.session.add(PolicyConsent(user_id=self.user.id, policy_version=version, agreed=agreed,
                                        method="button", created_at=self.now()))
 
     def maintenance(self) -> Maintenance | None:
-        value = self.session.scalar(_MAINTENANCE)
+        value = self._known.maintenance if self._known is not None else self.session.scalar(_MAINTENANCE)
         if not value or not value.get("on"):
             return None
         return Maintenance(value.get("notice") or "", value.get("until"))
@@ -120,19 +140,24 @@ class DatabaseDesk:
         return chats.is_open(self.session, self.settings, self.now())
 
     def current_chat(self) -> ChatView | None:
+        if self._known is not None and not self._known.has_open_chat:
+            return None
         chat = chats.open_chat_of(self.session, self.user.id)
         return chats.view(self.session, chat) if chat is not None else None
 
     def request_chat(self) -> ChatView | ChatClosed:
+        self._forget()
         return chats.request(self.session, self.config, self.user, self.settings, self.now())
 
     def chat_said(self) -> None:
         chats.user_wrote(self.session, self.user.id, self.now())
 
     def leave_chat(self) -> bool:
+        self._forget()
         return chats.end_by_user(self.session, self.user.id, self.now(), left=True) is not None
 
     def end_chat(self) -> int | None:
+        self._forget()
         return chats.end_by_user(self.session, self.user.id, self.now())
 
     def rate_chat(self, chat_id: int, score: int) -> bool:

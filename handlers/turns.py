@@ -7,11 +7,12 @@ processed, so a turn retried after a crash never answers twice.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from linebot.v3.webhooks import Event
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, exists, func, insert, literal, select, true, update
 from sqlalchemy.orm import Session
 
 from conversations.engine import Engine, Turn
@@ -20,11 +21,14 @@ from conversations.inputs import Follow, Postback, Unfollow, UserInput
 from conversations.messages import button_label
 from handlers import Inbound, translate
 from handlers import chats
-from models import ConversationState, LineUser, MessageLog, WebhookEvent
+from models import Chat, ConversationState, DeskSetting, LineUser, MessageLog, PolicyConsent, WebhookEvent
+from models.chat import OPEN as OPEN_CHAT
+from models.desk_setting import MAINTENANCE
 from models.message_log import INBOUND, OUTBOUND
 
 from bot.queue import jobs
-from handlers.database_desk import DatabaseDesk
+from handlers.database_desk import DatabaseDesk, Known
+from bot.policy.store import VERSIONS_JOINED
 from bot.line.outbox import queue_answer
 from bot.services import Services
 
@@ -50,6 +54,40 @@ _TAKE_EVENT = (update(_EVENTS)
                           _EVENTS.c.occurred_at))
 
 
+_USERS = LineUser.__table__
+_TOUCH_USER = (update(_USERS).where(_USERS.c.line_user_id == bindparam("source_key"))
+               .values(last_seen_at=bindparam("now", type_=_USERS.c.last_seen_at.type)))
+
+
+def _take_on_postgresql() -> Any:
+    """One statement takes the event, completes its job and marks the user seen: three statements
+    as one, where each statement's round trip and execution cost more than its work."""
+    taken = _TAKE_EVENT.cte("taken")
+    seen = (update(_USERS).where(_USERS.c.line_user_id == select(taken.c.source_key).scalar_subquery())
+            .values(last_seen_at=bindparam("now", type_=_USERS.c.last_seen_at.type)).cte("seen"))
+    completed = select(func.count()).select_from(jobs.COMPLETE_CTE).scalar_subquery().label("completed")
+    return (select(completed, taken).select_from(select(literal(1)).subquery("one").outerjoin(taken, true()))
+            .add_cte(seen))
+
+
+_TAKE_ON_POSTGRESQL = _take_on_postgresql()
+
+
+def _take(session: Session, event_id: int, now: datetime) -> Any | None:
+    """The stored event, taken for this turn (None: already taken), its job completed with the
+    turn and its user (if known) marked seen."""
+    job = jobs.completion_params(session)
+    if job is not None and session.get_bind().dialect.name == "postgresql":
+        row = session.execute(_TAKE_ON_POSTGRESQL, {**job, "event_id": event_id, "now": now}).one()
+        jobs.completed_here(row.completed)
+        return row if row.event_type is not None else None
+    row = session.execute(_TAKE_EVENT, {"event_id": event_id, "now": now}).one_or_none()
+    if row is not None:
+        jobs.complete_here(session)
+        session.execute(_TOUCH_USER, {"source_key": row.source_key, "now": now})
+    return row
+
+
 def user_for(session: Session, line_user_id: str, now: datetime | None = None) -> LineUser:
     """The user, created on first sight; `now` marks them seen (one write for a new user)."""
     user = session.scalar(_USER_BY_LINE_ID, {"line_user_id": line_user_id})
@@ -62,8 +100,20 @@ def user_for(session: Session, line_user_id: str, now: datetime | None = None) -
     return user
 
 
-# The user and where they are in a conversation, in one query.
-_USER_AND_STATE = (select(LineUser, ConversationState)
+# The user, where they are in a conversation, and what the desk asks on every turn (the policy
+# versions published, the maintenance notice, the user's latest consent, whether they are in a
+# chat), in one query: asked one by one, the statements cost more than the turn's own work.
+_CONSENTS = PolicyConsent.__table__.c
+_LATEST_CONSENT = (select(_CONSENTS.policy_version, _CONSENTS.agreed).where(_CONSENTS.user_id == LineUser.id)
+                   .order_by(_CONSENTS.id.desc()).limit(1))
+_USER_AND_STATE = (select(LineUser, ConversationState,
+                          VERSIONS_JOINED.label("policies"),
+                          select(DeskSetting.value).where(DeskSetting.key == MAINTENANCE).scalar_subquery()
+                          .label("maintenance"),
+                          _LATEST_CONSENT.with_only_columns(_CONSENTS.policy_version).scalar_subquery()
+                          .label("consent_version"),
+                          _LATEST_CONSENT.with_only_columns(_CONSENTS.agreed).scalar_subquery().label("consent_agreed"),
+                          exists().where(Chat.user_id == LineUser.id, Chat.status.in_(OPEN_CHAT)).label("in_chat"))
                    .outerjoin(ConversationState, ConversationState.user_id == LineUser.id)
                    .where(LineUser.line_user_id == bindparam("line_user_id")))
 # The user's own message is logged as a plain insert (nothing reads the object back in the turn),
@@ -71,30 +121,38 @@ _USER_AND_STATE = (select(LineUser, ConversationState)
 _INSERT_LOG = insert(MessageLog.__table__)
 
 
-def _user_and_state(session: Session, line_user_id: str, now: datetime) -> tuple[LineUser, ConversationState | None]:
+@dataclass
+class _Seen:
+    user: LineUser
+    state: ConversationState | None
+    known: Known | None = None  # None: a new user; the desk asks
+    policies: str | None = None  # the published versions, as bot/policy/store.py joins them
+
+
+def _user_and_state(session: Session, line_user_id: str, now: datetime) -> _Seen:
     found = session.execute(_USER_AND_STATE, {"line_user_id": line_user_id}).one_or_none()
     if found is None:
-        return user_for(session, line_user_id, now), None
-    user, state = found
-    user.last_seen_at = now
-    return user, state
+        return _Seen(user_for(session, line_user_id, now), None)
+    return _Seen(found.LineUser, found.ConversationState,
+                 Known(found.maintenance, found.consent_version, found.consent_agreed, bool(found.in_chat)),
+                 found.policies or "")
 
 
 def process_event(services: Services, payload: dict[str, Any]) -> None:
     event_id = payload["event_id"]
     with services.db.transaction() as session:
-        row = session.execute(_TAKE_EVENT, {"event_id": event_id, "now": services.clock()}).one_or_none()
+        now = services.clock()
+        # The job is done with the turn's own transaction: the turn commits once, or not at all.
+        row = _take(session, event_id, now)
         if row is None:
             return
-        # The job is done with the turn's own transaction: the turn commits once, or not at all.
-        jobs.complete_here(session)
         event = parse_event(row.body)
         inbound = translate(event) if event is not None else Inbound(None, row.event_type[:20])
         source = row.body.get("source") if isinstance(row.body, dict) else None
         if not (isinstance(source, dict) and source.get("type") == "user" and row.source_key != "-"):
             return
-        now = services.clock()
-        user, before = _user_and_state(session, row.source_key, now)
+        seen = _user_and_state(session, row.source_key, now)
+        user, before = seen.user, seen.state
         if isinstance(inbound.input, Follow):
             user.followed_at, user.blocked_at = now, None
         elif isinstance(inbound.input, Unfollow):
@@ -110,7 +168,7 @@ def process_event(services: Services, payload: dict[str, Any]) -> None:
             return
         session.execute(_INSERT_LOG, {**logged, "text": _readable(session, user, inbound),
                                       "flow": before.flow if before else None, "step": before.step if before else None})
-        turn = converse(session, services, user, inbound.input, before)
+        turn = converse(session, services, user, inbound.input, before, seen.known, seen.policies)
         if turn.messages and not user.blocked:
             queue_answer(session, user, turn.messages, turn.flow, turn.step, inbound.reply_token, row, services)
         elif not turn.messages and inbound.reply_token:  # in a chat: the operator answers, maybe by this token
@@ -158,21 +216,30 @@ def _readable(session: Session, user: LineUser, inbound: Inbound) -> str | None:
 
 
 def converse(session: Session, services: Services, user: LineUser, user_input: UserInput,
-             saved: ConversationState | None) -> Turn:
+             saved: ConversationState | None, known: Known | None = None, policies: str | None = None) -> Turn:
     """One turn of the conversation engine over the user's saved state (None: a first turn),
-    saving it again."""
+    saving it again. `known` and `policies`: what the turn's first query read (None: the desk asks)."""
     new = saved is None
     if new:
         saved = ConversationState(user_id=user.id, answers={}, history=[], reasks=0)
     state = State(saved.flow, saved.step, saved.run_id, dict(saved.answers or {}), list(saved.history or []),
                   saved.reasks or 0, saved.updated_at)
     # Read in this turn's transaction, so a version published a moment ago on any host counts.
-    desk = DatabaseDesk(session, user, services.desk_settings, services.policies_now(session), services.clock,
-                        demo_counsellors=services.config.simulator, config=services.config)
+    desk = DatabaseDesk(session, user, services.desk_settings, services.policies_now(session, policies), services.clock,
+                        demo_counsellors=services.config.simulator, config=services.config, known=known)
     turn = ENGINE.turn(state, user_input, desk)
-    saved.flow, saved.step, saved.run_id = state.flow, state.step, state.run_id
-    saved.answers, saved.history, saved.reasks = state.answers, state.history, state.reasks
-    saved.updated_at = state.updated_at or services.clock()
+    values = {"user_id": user.id, "flow": state.flow, "step": state.step, "run_id": state.run_id,
+              "answers": state.answers, "history": state.history, "reasks": state.reasks,
+              "updated_at": state.updated_at or services.clock()}
+    # A plain statement, not the loaded object's flush: the ORM's unit of work cost more than the write.
     if new:
-        session.add(saved)  # only now, so it is written once, with the turn's result
+        session.execute(_INSERT_STATE, values)
+    else:
+        session.execute(_UPDATE_STATE, {f"new_{k}": v for k, v in values.items()})
     return turn
+
+
+_STATES = ConversationState.__table__
+_INSERT_STATE = insert(_STATES)
+_UPDATE_STATE = (update(_STATES).where(_STATES.c.user_id == bindparam("new_user_id"))
+                 .values({c: bindparam(f"new_{c.name}", type_=c.type) for c in _STATES.c if c.name != "user_id"}))

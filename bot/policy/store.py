@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from conversations.policy import CONSOLE, PolicyDocument, merge_policies
@@ -23,16 +23,22 @@ from models import PolicyVersion
 
 
 _VERSIONS = select(PolicyVersion.version)
+# The versions as one value, for a query that reads them along with other things (a turn's first
+# read, handlers/turns.py); `read(versions=...)` takes its result.
+SEPARATOR = "\n"
+VERSIONS_JOINED = select(func.aggregate_strings(PolicyVersion.version, SEPARATOR)).scalar_subquery()
 
 
 class PublishedPolicies:
     def __init__(self) -> None:
         self._documents: dict[str, PolicyDocument] = {}
+        self._merged: tuple[tuple[str, ...], list[PolicyDocument]] | None = None
         self._lock = threading.Lock()
 
-    def read(self, session: Session) -> list[PolicyDocument]:
-        """Every version published in the console, as of this transaction."""
-        versions = list(session.scalars(_VERSIONS))
+    def read(self, session: Session, joined: str | None = None) -> list[PolicyDocument]:
+        """Every version published in the console, as of this transaction; `joined`: the versions as
+        VERSIONS_JOINED read them in this transaction (None: read them now)."""
+        versions = list(session.scalars(_VERSIONS)) if joined is None else [v for v in joined.split(SEPARATOR) if v]
         missing = [v for v in versions if v not in self._documents]
         if missing:
             rows = session.scalars(select(PolicyVersion).where(PolicyVersion.version.in_(missing)))
@@ -41,9 +47,16 @@ class PublishedPolicies:
                 self._documents.update(loaded)
         return [self._documents[v] for v in versions if v in self._documents]
 
-    def with_files(self, session: Session, files: list[PolicyDocument]) -> list[PolicyDocument]:
-        """The versions in force or to come: the shipped files and the console's publications."""
-        return merge_policies(files, self.read(session))
+    def with_files(self, session: Session, files: list[PolicyDocument], joined: str | None = None) -> list[PolicyDocument]:
+        """The versions in force or to come: the shipped files and the console's publications.
+        `joined`: as for `read`."""
+        published = self.read(session, joined)
+        key = tuple(sorted(d.version for d in published))
+        merged = self._merged  # one read: another thread may replace it
+        if merged is None or merged[0] != key:
+            merged = (key, merge_policies(files, published))
+            self._merged = merged  # the files never change within a process
+        return list(merged[1])
 
 
 def document(row: PolicyVersion) -> PolicyDocument:

@@ -143,6 +143,43 @@ def _insert_statements() -> tuple[Any, tuple[Any, Any], Any]:
 _INSERT, _INSERT_TAKEN_UNLESS_BUSY, _INSERT_TAKEN = _insert_statements()
 
 
+def next_in_statement(source: Any, payload: Any) -> Any:
+    """PostgreSQL: `enqueue(..., queue_key=..., run_next=True)` as part of a statement (a CTE) whose
+    `source`, a row written by the same statement, gives the job's `payload`: the queued answer and
+    its delivery in one statement. Returns (id, status); its parameters: `next_params`."""
+    token = bindparam("token", type_=JOBS.c.lease_token.type)
+    until = bindparam("until", type_=JOBS.c.lease_until.type)
+    now = bindparam("job_now", type_=JOBS.c.run_at.type)
+    busy = JOBS.alias("busy").c
+    take = ~exists().where(busy.queue_key == bindparam("busy_key"), _live(busy.status),
+                           or_(busy.lease_token.is_(None), busy.lease_token != token))
+    columns = {"kind": bindparam("job_kind", type_=JOBS.c.kind.type), "payload": payload,
+               "queue_key": bindparam("busy_key", type_=JOBS.c.queue_key.type), "run_at": now, "created_at": now,
+               "max_attempts": bindparam("job_max_attempts", type_=JOBS.c.max_attempts.type),
+               "status": case((take, RUNNING), else_=PENDING), "attempts": case((take, 1), else_=0),
+               "lease_token": case((take, token), else_=None), "lease_until": case((take, until), else_=None)}
+    return (insert(JOBS).from_select(list(columns), select(*columns.values()).select_from(source))
+            .returning(JOBS.c.id, JOBS.c.status))
+
+
+def next_params(session: Session, kind: str, queue_key: str, max_attempts: int) -> dict[str, Any] | None:
+    """The parameters of `next_in_statement` (None: no job is running, so nothing runs next)."""
+    current = running.get()
+    if current is None:
+        return None
+    now = now_in(session)
+    return {"job_kind": kind, "busy_key": queue_key, "job_now": now, "job_max_attempts": max_attempts,
+            "token": current.claim.lease_token, "until": now + timedelta(seconds=current.lease_seconds)}
+
+
+def queued_next(job_id: int, status: str, params: dict[str, Any], payload: dict[str, Any]) -> None:
+    """What `next_in_statement` wrote: a job taken by this worker runs next on this thread."""
+    current = running.get()
+    if status == RUNNING and current is not None:
+        current.handed_on.append(Claim(job_id, params["job_kind"], payload, 1, params["job_max_attempts"],
+                                       params["token"], params["busy_key"]))
+
+
 def complete_here(session: Session) -> None:
     """Mark the running job done in the caller's transaction, with its effects (one transaction
     fewer per job; if the transaction rolls back, so does the mark)."""
@@ -244,6 +281,29 @@ _COMPLETE = (update(JOBS)
              .where(JOBS.c.id == bindparam("job_id"), JOBS.c.lease_token == bindparam("token"), JOBS.c.status == RUNNING)
              .values(status=DONE, finished_at=bindparam("now", type_=JOBS.c.finished_at.type), lease_token=None,
                      lease_until=None))
+
+
+# PostgreSQL: the completion as part of the statement that writes the job's effect (a CTE), one
+# statement fewer on the busiest paths; `completed_here` checks what it returned.
+COMPLETE_CTE = _COMPLETE.returning(JOBS.c.id).cte("completed_job")
+
+
+def completion_params(session: Session) -> dict[str, Any] | None:
+    """The parameters of COMPLETE_CTE for the running job (None: no job is running)."""
+    current = running.get()
+    if current is None:
+        return None
+    return {"job_id": current.claim.id, "token": current.claim.lease_token, "now": now_in(session)}
+
+
+def completed_here(completed: int) -> None:
+    """COMPLETE_CTE marked `completed` jobs done in the caller's statement: the running job, or
+    another worker holds it now."""
+    current = running.get()
+    if completed != 1:
+        raise LeaseLost(f"job {current.claim.id if current else '?'} is no longer ours")
+    if current is not None:
+        current.completed = True
 
 
 def complete(session: Session, claim: Claim) -> None:
