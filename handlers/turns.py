@@ -114,8 +114,10 @@ _USER_AND_STATE = (select(LineUser, ConversationState,
                           .label("consent_version"),
                           _LATEST_CONSENT.with_only_columns(_CONSENTS.agreed).scalar_subquery().label("consent_agreed"),
                           exists().where(Chat.user_id == LineUser.id, Chat.status.in_(OPEN_CHAT)).label("in_chat"))
-                   .outerjoin(ConversationState, ConversationState.user_id == LineUser.id)
-                   .where(LineUser.line_user_id == bindparam("line_user_id")))
+                   # One row even for a user not seen before, with what the desk asks of everyone.
+                   .select_from(select(literal(1)).subquery("one"))
+                   .outerjoin(LineUser, LineUser.line_user_id == bindparam("line_user_id"))
+                   .outerjoin(ConversationState, ConversationState.user_id == LineUser.id))
 # The user's own message is logged as a plain insert (nothing reads the object back in the turn),
 # written at once, so it comes before the answer's rows.
 _INSERT_LOG = insert(MessageLog.__table__)
@@ -125,15 +127,18 @@ _INSERT_LOG = insert(MessageLog.__table__)
 class _Seen:
     user: LineUser
     state: ConversationState | None
-    known: Known | None = None  # None: a new user; the desk asks
-    policies: str | None = None  # the published versions, as bot/policy/store.py joins them
+    known: Known
+    policies: str  # the published versions, as bot/policy/store.py joins them
 
 
 def _user_and_state(session: Session, line_user_id: str, now: datetime) -> _Seen:
-    found = session.execute(_USER_AND_STATE, {"line_user_id": line_user_id}).one_or_none()
-    if found is None:
-        return _Seen(user_for(session, line_user_id, now), None)
-    return _Seen(found.LineUser, found.ConversationState,
+    found = session.execute(_USER_AND_STATE, {"line_user_id": line_user_id}).one()
+    user = found.LineUser
+    if user is None:  # first sight: no consent, no chat yet
+        user = LineUser(line_user_id=line_user_id, last_seen_at=now)
+        session.add(user)
+        session.flush()
+    return _Seen(user, found.ConversationState,
                  Known(found.maintenance, found.consent_version, found.consent_agreed, bool(found.in_chat)),
                  found.policies or "")
 
