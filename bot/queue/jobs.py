@@ -313,6 +313,17 @@ def complete(session: Session, claim: Claim) -> None:
         raise LeaseLost(f"job {claim.id} is no longer ours")
 
 
+# COMPLETE_CTE in SQL for a driver's cursor on PostgreSQL, as a data-modifying CTE named `done` (one
+# row when the job was still ours): a handler's final record joined to it (`... FROM done`) is
+# written with the job's completion in one statement, atomic in autocommit without a transaction
+# of its own (handlers/delivery_store.py). Its parameters: `job_id`, `token` and `now`.
+COMPLETE_CTE_SQL = f"""done AS (
+    UPDATE {JOBS.name} SET status = '{DONE}', finished_at = %(now)s, lease_token = NULL, lease_until = NULL
+    WHERE id = %(job_id)s AND lease_token = %(token)s AND status = '{RUNNING}'
+    RETURNING id
+)"""
+
+
 def fail(session: Session, claim: Claim, error: str, *, delay: float | None = None, final: bool = False) -> str:
     """Record a failed attempt: schedule a retry, or end the job as dead. Returns the new status."""
     if final or claim.attempts >= claim.max_attempts:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import threading
+from datetime import timedelta
 
+from prometheus_client import REGISTRY
+from sqlalchemy import select, update
+
+from bot.line.outbox import DELIVER_JOB
 from bot.simulator import events as line_events
+from handlers import delivery
 from models import Job, LineUser, MessageLog, OutboundMessage
 from tests.conftest import make_jobs_due
 from tests.support.chat import actions_in
 from tests.support.fake_line import PUSH, REPLY
+from tests.support.processes import wait_for
 
 USER = "U3333333333333333333333333333333c"
 
@@ -105,6 +112,58 @@ def test_a_reply_that_stalled_unprocessed_is_sent_by_the_retry(line, worker, fak
     make_jobs_due(services.db)
     worker.run_until_idle()
     assert {d.via for d in fake_line.store.messages_to(USER)} == {"reply"}
+    assert delivered_exactly_once(fake_line, services.db, USER)
+
+
+def replies_sent() -> float:
+    return REGISTRY.get_sample_value("desk_line_messages_sent_total", {"method": "reply", "kind": "answer"}) or 0.0
+
+
+def test_a_delivery_whose_job_was_taken_over_records_nothing(line, worker, fake_line, services):
+    line.post(line.text(USER, "hi"))
+    answer = fake_line.hold(REPLY)
+    replies = replies_sent()
+    running = threading.Thread(target=worker.run_until_idle)
+    running.start()
+    try:
+        wait_for(lambda: REPLY in fake_line.arrivals, timeout=15)
+        # While LINE takes the reply, another worker takes the job over (this one's lease ran out).
+        with services.db.transaction() as session:
+            session.execute(update(Job).where(Job.kind == DELIVER_JOB).values(lease_token="another-worker"))
+    finally:
+        answer.set()
+    running.join(30)
+    [message] = outbound(services.db)
+    assert (message.status, message.reply_in_doubt) == ("pending", True)
+    assert replies_sent() == replies
+    with services.db.transaction() as session:
+        assert session.scalar(select(Job.lease_token).where(Job.kind == DELIVER_JOB)) == "another-worker"
+
+    # That worker dies too: the next one finds the reply in doubt, and LINE's refusal of the used
+    # token tells it the user has the message.
+    ran_out = services.clock() - timedelta(seconds=1)
+    with services.db.transaction() as session:
+        session.execute(update(Job).where(Job.kind == DELIVER_JOB).values(lease_until=ran_out))
+    worker.run_until_idle()
+    assert [c.status for c in fake_line.calls_to(REPLY)] == [200, 400]
+    assert delivered_exactly_once(fake_line, services.db, USER)
+    assert outbound(services.db)[0].status == "sent"
+
+
+def test_a_delivery_run_outside_its_job_records_the_send_and_leaves_the_job_nothing_to_send(line, worker, fake_line,
+                                                                                            services):
+    line.post(line.text(USER, "hi"))
+    fake_line.fail_next(REPLY, 500)
+    worker.run_until_idle()
+    with services.db.transaction() as session:
+        job = session.scalar(select(Job).where(Job.kind == DELIVER_JOB))
+    delivery.deliver(services, job.payload)
+    assert outbound(services.db)[0].status == "sent"
+    with services.db.transaction() as session:
+        assert session.get(Job, job.id).status == "pending"
+    make_jobs_due(services.db)
+    worker.run_until_idle()
+    assert [c.status for c in fake_line.calls_to(REPLY)] == [500, 200]
     assert delivered_exactly_once(fake_line, services.db, USER)
 
 
