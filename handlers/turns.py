@@ -13,7 +13,8 @@ from typing import Any
 
 from linebot.v3.webhooks import Event
 from sqlalchemy import bindparam, exists, func, insert, literal, select, true, update
-from sqlalchemy.orm import Session
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session, aliased
 
 from conversations.engine import Engine, Turn
 from conversations.flow import State
@@ -60,14 +61,12 @@ _TOUCH_USER = (update(_USERS).where(_USERS.c.line_user_id == bindparam("source_k
 
 
 def _take_on_postgresql() -> Any:
-    """One statement takes the event, completes its job and marks the user seen: three statements
-    as one, where each statement's round trip and execution cost more than its work."""
+    """One statement takes the event and completes its job (the user is marked seen as they are
+    read, `_USER_AND_STATE_ON_POSTGRESQL`): where each statement's round trip and execution cost
+    more than its work."""
     taken = _TAKE_EVENT.cte("taken")
-    seen = (update(_USERS).where(_USERS.c.line_user_id == select(taken.c.source_key).scalar_subquery())
-            .values(last_seen_at=bindparam("now", type_=_USERS.c.last_seen_at.type)).cte("seen"))
     completed = select(func.count()).select_from(jobs.COMPLETE_CTE).scalar_subquery().label("completed")
-    return (select(completed, taken).select_from(select(literal(1)).subquery("one").outerjoin(taken, true()))
-            .add_cte(seen))
+    return select(completed, taken).select_from(select(literal(1)).subquery("one").outerjoin(taken, true()))
 
 
 _TAKE_ON_POSTGRESQL = _take_on_postgresql()
@@ -75,16 +74,18 @@ _TAKE_ON_POSTGRESQL = _take_on_postgresql()
 
 def _take(session: Session, event_id: int, now: datetime) -> Any | None:
     """The stored event, taken for this turn (None: already taken), its job completed with the
-    turn and its user (if known) marked seen."""
+    turn; on SQLite its user (if known) is marked seen here."""
     job = jobs.completion_params(session)
-    if job is not None and session.get_bind().dialect.name == "postgresql":
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if job is not None and postgresql:
         row = session.execute(_TAKE_ON_POSTGRESQL, {**job, "event_id": event_id, "now": now}).one()
         jobs.completed_here(row.completed)
         return row if row.event_type is not None else None
     row = session.execute(_TAKE_EVENT, {"event_id": event_id, "now": now}).one_or_none()
     if row is not None:
         jobs.complete_here(session)
-        session.execute(_TOUCH_USER, {"source_key": row.source_key, "now": now})
+        if not postgresql:
+            session.execute(_TOUCH_USER, {"source_key": row.source_key, "now": now})
     return row
 
 
@@ -104,20 +105,38 @@ def user_for(session: Session, line_user_id: str, now: datetime | None = None) -
 # versions published, the maintenance notice, the user's latest consent, whether they are in a
 # chat), in one query: asked one by one, the statements cost more than the turn's own work.
 _CONSENTS = PolicyConsent.__table__.c
-_LATEST_CONSENT = (select(_CONSENTS.policy_version, _CONSENTS.agreed).where(_CONSENTS.user_id == LineUser.id)
-                   .order_by(_CONSENTS.id.desc()).limit(1))
-_USER_AND_STATE = (select(LineUser, ConversationState,
-                          VERSIONS_JOINED.label("policies"),
-                          select(DeskSetting.value).where(DeskSetting.key == MAINTENANCE).scalar_subquery()
-                          .label("maintenance"),
-                          _LATEST_CONSENT.with_only_columns(_CONSENTS.policy_version).scalar_subquery()
-                          .label("consent_version"),
-                          _LATEST_CONSENT.with_only_columns(_CONSENTS.agreed).scalar_subquery().label("consent_agreed"),
-                          exists().where(Chat.user_id == LineUser.id, Chat.status.in_(OPEN_CHAT)).label("in_chat"))
+_LATEST_CONSENT = select(_CONSENTS.policy_version, _CONSENTS.agreed).order_by(_CONSENTS.id.desc()).limit(1)
+_FACTS = (VERSIONS_JOINED.label("policies"),
+          select(DeskSetting.value).where(DeskSetting.key == MAINTENANCE).scalar_subquery().label("maintenance"))
+
+
+def _user_facts(user: Any) -> tuple[Any, ...]:
+    latest = _LATEST_CONSENT.where(_CONSENTS.user_id == user.id)
+    return (latest.with_only_columns(_CONSENTS.policy_version).scalar_subquery().label("consent_version"),
+            latest.with_only_columns(_CONSENTS.agreed).scalar_subquery().label("consent_agreed"),
+            exists().where(Chat.user_id == user.id, Chat.status.in_(OPEN_CHAT)).label("in_chat"))
+
+
+_USER_AND_STATE = (select(LineUser, ConversationState, *_FACTS, *_user_facts(LineUser))
                    # One row even for a user not seen before, with what the desk asks of everyone.
                    .select_from(select(literal(1)).subquery("one"))
                    .outerjoin(LineUser, LineUser.line_user_id == bindparam("line_user_id"))
                    .outerjoin(ConversationState, ConversationState.user_id == LineUser.id))
+
+
+def _user_and_state_on_postgresql() -> Any:
+    """The user, created on first sight and marked seen (an upsert), with the rest as above."""
+    seen = (pg_insert(_USERS).values(line_user_id=bindparam("line_user_id_"), created_at=bindparam("now_"),
+                                     last_seen_at=bindparam("now_"))
+            .on_conflict_do_update(index_elements=[_USERS.c.line_user_id],
+                                   set_={"last_seen_at": pg_insert(_USERS).excluded.last_seen_at})
+            .returning(*_USERS.c).cte("seen"))
+    user = aliased(LineUser, seen)
+    return (select(user, ConversationState, *_FACTS, *_user_facts(user))
+            .outerjoin(ConversationState, ConversationState.user_id == user.id))
+
+
+_USER_AND_STATE_ON_POSTGRESQL = _user_and_state_on_postgresql()
 # The user's own message is logged as a plain insert (nothing reads the object back in the turn),
 # written at once, so it comes before the answer's rows.
 _INSERT_LOG = insert(MessageLog.__table__)
@@ -132,8 +151,12 @@ class _Seen:
 
 
 def _user_and_state(session: Session, line_user_id: str, now: datetime) -> _Seen:
-    found = session.execute(_USER_AND_STATE, {"line_user_id": line_user_id}).one()
-    user = found.LineUser
+    if session.get_bind().dialect.name == "postgresql":
+        found = session.execute(_USER_AND_STATE_ON_POSTGRESQL, {"line_user_id_": line_user_id, "now_": now}).one()
+        user = found[0]
+    else:
+        found = session.execute(_USER_AND_STATE, {"line_user_id": line_user_id}).one()
+        user = found.LineUser
     if user is None:  # first sight: no consent, no chat yet
         user = LineUser(line_user_id=line_user_id, last_seen_at=now)
         session.add(user)
