@@ -1,13 +1,14 @@
 """CPU per turn of one worker, with a fake LINE that answers after a delay.
 
     PYTHONPATH=. python scripts/worker_cpu.py [--database postgresql|sqlite] [--turns 1000]
-        [--users 250] [--rate 50] [--line-ms 50] [--profile worker.prof]
+        [--users 250] [--rate 50] [--line-ms 50] [--profile worker.prof] [--statements]
 
 The worker runs in this process, as `python -m bot.queue.worker` runs it; the fake LINE and the
 events' arrival run in child processes, so this process's CPU time is the worker's alone (and
 `--profile` can use cProfile). `--rate 0` stores every event before the worker starts (a backlog,
 as in a burst); otherwise events arrive at that rate (steady turns; PostgreSQL's figure then
-includes storing them, about 0.2 ms a turn). Each user says メニュー, as in `make bench`.
+includes storing them, about 0.2 ms a turn). Each user says メニュー, as in `make bench`. `--statements`
+(PostgreSQL) prints each statement's calls and server time per turn, from pg_stat_statements.
 """
 
 from __future__ import annotations
