@@ -31,6 +31,8 @@ ACCESS_TOKEN = "chaos-access-token"
 ORGANIZER = "desk-meetings@desk.example.jp"
 TOPICS = ("キャリア・転職", "収入・家計", "職場の悩み・労働条件", "その他")
 CHATTER = ("ヘルプ", "よくある質問", "メニュー")
+# The events a booked user has after a night, at least: 予約の確認, 遅れる・参加できない, 遅れる, 10分.
+MORNING_EVENTS = 4
 DATE_LABEL = re.compile(r"^\d{1,2}/\d{1,2}\(.\)$")
 TIME_LABEL = re.compile(r"^\d{1,2}:\d\d$")
 
@@ -203,7 +205,6 @@ class Driver:
         user_id = f"U{number + 0xC4A05000:032x}"
         cancels = rng.random() < self.size.cancel_share
         booked = cancelled = False
-        step = 0
 
         def text(said: str):
             return lambda token: line_events.text(user_id, token, said)
@@ -219,16 +220,21 @@ class Driver:
         seen = None
         build = lambda token: line_events.follow(user_id, token)
         mornings = self.mornings
-        for step in range(budget):
+        step = 0
+        while step < budget:
+            step += 1
             if self.stop.is_set() or time.monotonic() > self.deadline:
                 break
             if booked and self.mornings > mornings:  # a new day: a booked user looks at their booking first
                 build = text("予約の確認")
+                # and has the events to say they will be late (予約の確認, 遅れる・参加できない, 遅れる, 10分),
+                # however many they spent before the night
+                budget = max(budget, step - 1 + MORNING_EVENTS)
             mornings = self.mornings
             seen = self.send(user_id, rng, build)
             if seen is None:
                 with self.tally.lock:
-                    self.tally.unanswered.append(f"{user_id} at event {step + 1}")
+                    self.tally.unanswered.append(f"{user_id} at event {step}")
                 return
             said, buttons = seen.text, seen.buttons
             if "ご予約が確定しました" in said:

@@ -16,6 +16,9 @@ from collections import defaultdict
 
 from sqlalchemy import func, select
 
+from collections import Counter
+
+from conversations.schedule import to_tokyo
 from models import Booking
 from models.database import Database
 from tests.chaos.driver import DATE_LABEL, TIME_LABEL, Driver, first_date_mostly
@@ -78,5 +81,8 @@ def check_same_day(db: Database, log=print) -> list[str]:
     with db.transaction() as session:
         contacts = session.scalar(select(func.count()).select_from(Booking)
                                   .where(Booking.same_day_contact.is_not(None)))
-    log(f"same-day contacts (遅れる・参加できない) on the day after the night: {contacts}")
+        days = Counter(f"{to_tokyo(starts):%a %d %H:%M}/{status}" for starts, status in
+                       session.execute(select(Booking.starts_at, Booking.status)))
+    log(f"same-day contacts (遅れる・参加できない) on the day after the night: {contacts}; "
+        f"bookings by session and status: {dict(sorted(days.items()))}")
     return [] if contacts else ["no user made a same-day contact (遅れる・参加できない) after the night"]
