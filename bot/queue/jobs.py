@@ -94,8 +94,7 @@ def enqueue(
         return session.scalar(_INSERT, {**values, "status": PENDING, "attempts": 0})
     token = current.claim.lease_token
     until = now + timedelta(seconds=current.lease_seconds)
-    unless_busy = _INSERT_TAKEN_UNLESS_BUSY[session.get_bind().dialect.name == "sqlite"]
-    job_id, status = session.execute(unless_busy if queue_key is not None else _INSERT_TAKEN,
+    job_id, status = session.execute(_INSERT_TAKEN_UNLESS_BUSY if queue_key is not None else _INSERT_TAKEN,
                                      {**values, "busy_key": queue_key, "token": token, "until": until}).one()
     if status == RUNNING:
         current.handed_on.append(Claim(job_id, kind, payload, 1, max_attempts, token, queue_key))
@@ -113,51 +112,43 @@ JOBS = Job.__table__
 # Without that, each check of a user's queue read every live job (SQLite: at a backlog of
 # thousands, the claim held the one write lock for tenths of seconds) or, on PostgreSQL once
 # its prepared plan went generic, every job, finished ones too (2 ms per queued answer).
-def _live(status: Any, sqlite: bool = True) -> Any:
+def _live(status: Any) -> Any:
     return status.in_([literal_column(f"'{s}'") for s in ACTIVE])
 
 
-def _insert_statements() -> tuple[Any, tuple[Any, Any], Any]:
-    """Built once: building an insert per job cost more than running it."""
-    plain = insert(JOBS).returning(JOBS.c.id)
-    token = bindparam("token", type_=JOBS.c.lease_token.type)
-    until = bindparam("until", type_=JOBS.c.lease_until.type)
+_TOKEN = bindparam("token", type_=JOBS.c.lease_token.type)
+_UNTIL = bindparam("until", type_=JOBS.c.lease_until.type)
+
+
+def _queue_free() -> Any:
+    """No live job of the queue that this thread is not about to run itself (the jobs handed on in
+    one chain carry the running job's own lease token; each claimed job has a token of its own)."""
     busy = JOBS.alias("busy").c
-
-    def queue_busy(sqlite: bool) -> Any:
-        # A live job of the queue that this thread is not about to run itself (the jobs handed on in
-        # one chain carry the running job's own lease token; each claimed job has a token of its own).
-        return exists().where(busy.queue_key == bindparam("busy_key"), _live(busy.status, sqlite),
-                              or_(busy.lease_token.is_(None), busy.lease_token != token))
-
-    def taken(take: Any) -> Any:
-        # One statement decides and writes: claimed by this worker unless its queue is busy.
-        return insert(JOBS).values(
-            status=case((take, RUNNING), else_=PENDING), attempts=case((take, 1), else_=0),
-            lease_token=case((take, token), else_=None), lease_until=case((take, until), else_=None),
-        ).returning(JOBS.c.id, JOBS.c.status)
-
-    return plain, (taken(~queue_busy(False)), taken(~queue_busy(True))), taken(true())
+    return ~exists().where(busy.queue_key == bindparam("busy_key"), _live(busy.status),
+                           or_(busy.lease_token.is_(None), busy.lease_token != _TOKEN))
 
 
-_INSERT, _INSERT_TAKEN_UNLESS_BUSY, _INSERT_TAKEN = _insert_statements()
+def _taken_columns(take: Any) -> dict[str, Any]:
+    """One statement decides and writes: claimed by this worker when `take`, else pending."""
+    return {"status": case((take, RUNNING), else_=PENDING), "attempts": case((take, 1), else_=0),
+            "lease_token": case((take, _TOKEN), else_=None), "lease_until": case((take, _UNTIL), else_=None)}
+
+
+# Built once: building an insert per job cost more than running it.
+_INSERT = insert(JOBS).returning(JOBS.c.id)
+_INSERT_TAKEN_UNLESS_BUSY, _INSERT_TAKEN = (insert(JOBS).values(_taken_columns(take)).returning(JOBS.c.id, JOBS.c.status)
+                                            for take in (_queue_free(), true()))
 
 
 def next_in_statement(source: Any, payload: Any) -> Any:
     """PostgreSQL: `enqueue(..., queue_key=..., run_next=True)` as part of a statement (a CTE) whose
     `source`, a row written by the same statement, gives the job's `payload`: the queued answer and
     its delivery in one statement. Returns (id, status); its parameters: `next_params`."""
-    token = bindparam("token", type_=JOBS.c.lease_token.type)
-    until = bindparam("until", type_=JOBS.c.lease_until.type)
     now = bindparam("job_now", type_=JOBS.c.run_at.type)
-    busy = JOBS.alias("busy").c
-    take = ~exists().where(busy.queue_key == bindparam("busy_key"), _live(busy.status),
-                           or_(busy.lease_token.is_(None), busy.lease_token != token))
     columns = {"kind": bindparam("job_kind", type_=JOBS.c.kind.type), "payload": payload,
                "queue_key": bindparam("busy_key", type_=JOBS.c.queue_key.type), "run_at": now, "created_at": now,
                "max_attempts": bindparam("job_max_attempts", type_=JOBS.c.max_attempts.type),
-               "status": case((take, RUNNING), else_=PENDING), "attempts": case((take, 1), else_=0),
-               "lease_token": case((take, token), else_=None), "lease_until": case((take, until), else_=None)}
+               **_taken_columns(_queue_free())}
     return (insert(JOBS).from_select(list(columns), select(*columns.values()).select_from(source))
             .returning(JOBS.c.id, JOBS.c.status))
 
@@ -212,7 +203,7 @@ def _claim_statements(sqlite: bool = False) -> tuple[Any, Any]:
     candidate = JOBS.alias("candidate")
     j = candidate.c
     older = JOBS.alias("older").c
-    older_live = exists().where(older.queue_key == j.queue_key, older.id < j.id, _live(older.status, sqlite))
+    older_live = exists().where(older.queue_key == j.queue_key, older.id < j.id, _live(older.status))
     now = bindparam("now", type_=JOBS.c.run_at.type)
     due = or_(and_(j.status == PENDING, j.run_at <= now), and_(j.status == RUNNING, j.lease_until < now))
     claimable = (select(j.id).join(window, j.id == window.c.id)
